@@ -1,0 +1,17 @@
+// taesan umbrella header: everything a training script needs.
+//   #include <taesan.h>
+//   namespace ts = taesan;
+#pragma once
+
+#include "autograd/dtype.h"
+#include "autograd/engine.h"
+#include "autograd/error.h"
+#include "autograd/factory.h"
+#include "autograd/format.h"
+#include "autograd/grad_mode.h"
+#include "autograd/gradcheck.h"
+#include "autograd/parallel.h"
+#include "autograd/random.h"
+#include "autograd/shape.h"
+#include "autograd/tensor.h"
+#include "ops/ops.h"
