@@ -1,0 +1,164 @@
+// matmul / linear and their backward rules:
+//   C = A B;  dA = g Bᵀ,  dB = Aᵀ g   (transposes are views: the GEMM reads them with flags)
+#include "ops/linalg.h"
+
+#include "autograd/factory.h"
+#include "autograd/node.h"
+#include "ops/kernels/gemm.h"
+#include "ops/ops.h"
+
+namespace taesan {
+namespace {
+
+using autograd::BackwardContext;
+using autograd::record;
+using autograd::SavedTensor;
+
+// A matrix operand as the GEMM sees it: pointer, transpose flag and leading dimension.
+struct GemmOperand {
+  Tensor keep;  // holds the data alive (a copy when the layout needed one)
+  bool trans;
+  int64_t ld;
+};
+
+// rows x cols matrix with strides (rs, cs): usable directly when one stride is 1.
+GemmOperand as_gemm_operand(const Tensor& t, int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if (cs == 1 && rs >= std::max<int64_t>(cols, 1)) return {t, false, rs};
+  if (rs == 1 && cs >= std::max<int64_t>(rows, 1)) return {t, true, cs};
+  if (cols <= 1 && rs >= 1) return {t, false, std::max<int64_t>(rs, 1)};  // a column vector
+  if (rows <= 1 && cs >= 1) return {t, true, std::max<int64_t>(cs, 1)};   // a row vector
+  return {Tensor(), false, 0};
+}
+
+void check_matmul_dtypes(const Tensor& a, const Tensor& b, const char* fn) {
+  TS_CHECK(is_floating(a.dtype()) && a.dtype() == b.dtype(),
+           "{}: expected two floating-point tensors of the same dtype, got {} and {}", fn,
+           a.describe(), b.describe());
+}
+
+// c (batch, m, n) = a (batch|1, m, k) @ b (batch|1, k, n), all as 3-d tensors.
+Tensor batched_product(const Tensor& a, const Tensor& b) {
+  const int64_t ba = a.shape()[0], bb = b.shape()[0], m = a.shape()[1], k = a.shape()[2],
+                n = b.shape()[2];
+  const int64_t batch = std::max(ba, bb);
+  Tensor c = empty({batch, m, n}, a.dtype());
+  if (c.numel() == 0) return c;
+  if (k == 0) return c.zero_();
+  auto operand = [](const Tensor& t, int64_t rows, int64_t cols) {
+    GemmOperand op = as_gemm_operand(t, rows, cols, t.strides()[1], t.strides()[2]);
+    if (!op.keep.defined()) {
+      Tensor tc = t.contiguous();
+      op = {tc, false, cols};
+    }
+    return op;
+  };
+  GemmOperand A = operand(a, m, k), B = operand(b, k, n);
+  const int64_t sa = ba == 1 ? 0 : A.keep.strides()[0], sb = bb == 1 ? 0 : B.keep.strides()[0];
+  dispatch_float(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* ap = static_cast<const T*>(A.keep.raw_data());
+    const T* bp = static_cast<const T*>(B.keep.raw_data());
+    T* cp = c.data<T>();
+    if (batch == 1)
+      kernels::gemm(A.trans, B.trans, m, n, k, T(1), ap, A.ld, bp, B.ld, T(0), cp, n);
+    else
+      kernels::gemm_strided_batched(batch, A.trans, B.trans, m, n, k, T(1), ap, A.ld, sa, bp, B.ld,
+                                    sb, T(0), cp, n, m * n);
+  });
+  return c;
+}
+
+}  // namespace
+
+namespace ops {
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_matmul_dtypes(a, b, "mm");
+  TS_CHECK(a.dim() == 2 && b.dim() == 2 && a.shape()[1] == b.shape()[0],
+           "mm: shapes {} and {} cannot be multiplied (expected (m, k) and (k, n))",
+           shape_str(a.shape()), shape_str(b.shape()));
+  Tensor c = batched_product(unsqueeze(a.detach(), 0), unsqueeze(b.detach(), 0));
+  c = reshape(c, {a.shape()[0], b.shape()[1]});
+  // C = A B;  dA = g Bᵀ, dB = Aᵀ g
+  return record("mm", {a, b}, c, [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g, const BackwardContext& ctx) {
+    return TensorList{ctx.needs_grad(0) ? mm(g, transpose(sb.unpack(ctx), 0, 1)) : Tensor(),
+                      ctx.needs_grad(1) ? mm(transpose(sa.unpack(ctx), 0, 1), g) : Tensor()};
+  });
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_matmul_dtypes(a, b, "bmm");
+  TS_CHECK(a.dim() == 3 && b.dim() == 3 && a.shape()[2] == b.shape()[1] &&
+               (a.shape()[0] == b.shape()[0] || a.shape()[0] == 1 || b.shape()[0] == 1),
+           "bmm: shapes {} and {} cannot be multiplied (expected (B, m, k) and (B, k, n))",
+           shape_str(a.shape()), shape_str(b.shape()));
+  Tensor c = batched_product(a.detach(), b.detach());
+  // C_i = A_i B_i;  dA_i = g_i B_iᵀ, dB_i = A_iᵀ g_i  (summed over the batch when broadcast)
+  return record("bmm", {a, b}, c, [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& g, const BackwardContext& ctx) {
+    Tensor av = sa.unpack(ctx), bv = sb.unpack(ctx);
+    Tensor da, db;
+    if (ctx.needs_grad(0)) {
+      da = bmm(g, transpose(bv, 1, 2));
+      if (av.shape()[0] == 1 && da.shape()[0] != 1) da = sum(da, 0, true);
+    }
+    if (ctx.needs_grad(1)) {
+      db = bmm(transpose(av, 1, 2), g);
+      if (bv.shape()[0] == 1 && db.shape()[0] != 1) db = sum(db, 0, true);
+    }
+    return TensorList{da, db};
+  });
+}
+
+}  // namespace ops
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_matmul_dtypes(a, b, "matmul");
+  TS_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dim, got {} and {}",
+           a.describe(), b.describe());
+  const int64_t k_a = a.shape().back(), k_b = b.dim() == 1 ? b.shape()[0] : b.shape()[b.dim() - 2];
+  TS_CHECK(k_a == k_b, "matmul: shapes {} and {} cannot be multiplied ({} != {})",
+           shape_str(a.shape()), shape_str(b.shape()), k_a, k_b);
+  if (a.dim() == 1 && b.dim() == 1) return sum(mul(a, b));
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  if (a.dim() == 2 && b.dim() == 2) return ops::mm(a, b);
+  if (b.dim() == 2) {
+    // (..., m, k) x (k, n): fold the batch into m, one GEMM.
+    Shape out = a.shape();
+    out.back() = b.shape()[1];
+    return reshape(ops::mm(reshape(a, {-1, k_a}), b), out);
+  }
+  // Broadcast the batch dims, then one strided-batched GEMM.
+  Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(batch_a, batch_b, "matmul");
+  const int64_t m = a.shape()[a.dim() - 2], n = b.shape().back(), nb = shape_numel(batch);
+  auto as3 = [&](const Tensor& t, const Shape& tb, int64_t r, int64_t c) {
+    if (shape_numel(tb) == 1 && nb != 1) return reshape(t, {1, r, c});  // broadcast one matrix
+    Shape full_shape = batch;
+    full_shape.push_back(r);
+    full_shape.push_back(c);
+    return reshape(expand(t, full_shape), {nb, r, c});
+  };
+  Tensor c3 = ops::bmm(as3(a, batch_a, m, k_a), as3(b, batch_b, k_b, n));
+  Shape out = batch;
+  out.push_back(m);
+  out.push_back(n);
+  return reshape(c3, out);
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  TS_CHECK(weight.dim() == 2, "linear: weight must be 2-d (out, in), got {}", weight.describe());
+  TS_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1],
+           "linear: input {} does not end in in_features = {} of weight {}", x.describe(),
+           weight.shape()[1], weight.describe());
+  if (bias.defined())
+    TS_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
+             "linear: bias {} must have shape [{}]", bias.describe(), weight.shape()[0]);
+  // y = x wᵀ + b  (composed: matmul with a transposed view, then a broadcast add)
+  Tensor y = matmul(x, transpose(weight, 0, 1));
+  return bias.defined() ? add(y, bias) : y;
+}
+
+Tensor Tensor::matmul(const Tensor& other) const { return taesan::matmul(*this, other); }
+
+}  // namespace taesan
