@@ -9,6 +9,7 @@
 #include "autograd/factory.h"
 #include "autograd/format.h"
 #include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "autograd/gradcheck.h"
 #include "autograd/parallel.h"
 #include "autograd/random.h"

@@ -62,11 +62,13 @@ TensorList LambdaNode::apply(const Tensor& grad) {
 }
 
 TensorList AccumulateGrad::apply(const Tensor& grad) {
-  Tensor g = grad;
   const bool create_graph = GradMode::is_enabled();
-  if (!create_graph && (g.requires_grad() || g.impl().use_count() > 1 ||
-                        g.storage().use_count() > 1 || !g.is_contiguous()))
-    g = g.detach().clone();  // never alias a buffer something else may change
+  Tensor g = grad;
+  // Take the engine's buffer as the gradient only when nothing else can see or change it.
+  const bool sole_owner = grad.impl().use_count() == 1 && grad.storage().use_count() == 1 &&
+                          grad.is_contiguous() &&
+                          grad.storage()->nbytes() == grad.numel() * grad.element_size();
+  if (!create_graph && (grad.requires_grad() || !sole_owner)) g = grad.detach().clone();
   if (!leaf_->grad) {
     leaf_->grad = g.impl();
   } else {
@@ -123,7 +125,9 @@ Tensor record(const char* name, const TensorList& inputs, Tensor& result, Backwa
 }
 
 SavedTensor::SavedTensor(const Tensor& t, bool is_output)
-    : tensor_(is_output ? t.detach() : t), version_(t.version()), is_output_(is_output) {}
+    : tensor_(is_output && t.defined() ? t.detach() : t),
+      version_(t.defined() ? t.version() : 0),
+      is_output_(is_output) {}
 
 Tensor SavedTensor::unpack(const BackwardContext& ctx) const {
   if (!tensor_.defined()) return tensor_;

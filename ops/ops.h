@@ -7,3 +7,4 @@
 #include "ops/nn_ops.h"
 #include "ops/reduction.h"
 #include "ops/shape_ops.h"
+#include "ops/attention.h"

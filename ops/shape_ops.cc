@@ -8,6 +8,7 @@
 #include "autograd/factory.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "autograd/parallel.h"
 #include "ops/copy.h"
 #include "ops/iterate.h"
 #include "ops/ops.h"
@@ -262,13 +263,17 @@ Tensor index_add_zeros(const Tensor& g, const Shape& shape, int64_t dim, const T
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* src = gc.data<T>();
-    // Each (outer, inner-chunk) is owned by one thread; rows are added in index order.
-    for_each_row(plan_rows({outer}, {{1}}), 1, [&](const int64_t* off) {
-      const int64_t b = off[0];
-      for (int64_t i = 0; i < n_idx; ++i) {
-        T* dst = o + (b * n_out + idx[i]) * inner;
-        const T* s = src + (b * n_idx + i) * inner;
-        for (int64_t j = 0; j < inner; ++j) dst[j] += s[j];
+    // Each (outer, column range) is owned by one thread; rows are added in index order, so the
+    // sums do not depend on the thread count.
+    const int64_t col_chunk = 256, chunks = (inner + col_chunk - 1) / col_chunk;
+    parallel_for(outer * chunks, std::max<int64_t>(1, 4096 / std::max<int64_t>(n_idx, 1)), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t b = t / chunks, j0 = (t % chunks) * col_chunk, j1 = std::min(inner, j0 + col_chunk);
+        for (int64_t i = 0; i < n_idx; ++i) {
+          T* dst = o + (b * n_out + idx[i]) * inner;
+          const T* s = src + (b * n_idx + i) * inner;
+          for (int64_t j = j0; j < j1; ++j) dst[j] += s[j];
+        }
       }
     });
   });
@@ -300,9 +305,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const char* src = static_cast<const char*>(xc.raw_data());
   char* dst = static_cast<char*>(y.raw_data());
   const int64_t k = static_cast<int64_t>(idx.size());
-  ops::for_each_row(ops::plan_rows({outer * k}, {{1}}), ops::row_grain(inner), [&](const int64_t* off) {
-    const int64_t r = off[0], b = r / k, i = r % k;
-    std::memcpy(dst + r * inner * esize, src + (b * n + idx[i]) * inner * esize, inner * esize);
+  parallel_for(outer * k, ops::row_grain(inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / k, i = r % k;
+      std::memcpy(dst + r * inner * esize, src + (b * n + idx[i]) * inner * esize, inner * esize);
+    }
   });
   Tensor index1 = index.dim() == 0 ? reshape(index, {1}) : index;
   // y = x.index_select(d, index);  dx = zeros(x.shape).index_add(d, index, g)

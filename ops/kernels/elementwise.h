@@ -8,7 +8,7 @@
 
 namespace taesan::kernels {
 
-/// y = f(x). `param` is used by Pow (exponent), LeakyRelu (slope), AddScalar/MulScalar (operand).
+/// y = f(x). `param` is used by Pow (exponent) and the *Scalar ops (the scalar operand).
 enum class UnaryOp : uint8_t {
   Neg, Exp, Log, Sqrt, Rsqrt, Abs, Tanh, Sigmoid, Relu,
   Gelu,      ///< exact: x * Phi(x), with our own erf

@@ -1,0 +1,65 @@
+// LabelVocab: label <-> id maps and their one-label-per-line file.
+#include "data/label_vocab.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "autograd/error.h"
+#include "data/text_io.h"
+
+namespace taesan::data {
+
+LabelVocab::LabelVocab(std::vector<std::string> labels) {
+  for (auto& l : labels) {
+    TS_CHECK(!find(l).has_value(), "LabelVocab: label '{}' is given twice", l);
+    add(l);
+  }
+}
+
+int64_t LabelVocab::add(const std::string& label) {
+  TS_CHECK(label.find('\n') == std::string::npos, "LabelVocab::add: label '{}' contains a newline",
+           label);
+  auto [it, inserted] = ids_.emplace(label, size());
+  if (inserted) labels_.push_back(label);
+  return it->second;
+}
+
+std::optional<int64_t> LabelVocab::find(std::string_view label) const {
+  auto it = ids_.find(std::string(label));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+int64_t LabelVocab::id(std::string_view label) const {
+  auto found = find(label);
+  TS_CHECK(found.has_value(), "LabelVocab::id: unknown label '{}' (known: '{}')", label,
+           fmt::join(labels_, "', '"));
+  return *found;
+}
+
+const std::string& LabelVocab::label(int64_t id) const {
+  TS_CHECK(id >= 0 && id < size(), "LabelVocab::label: id {} is outside [0, {})", id, size());
+  return labels_[id];
+}
+
+void LabelVocab::save(const std::string& path) const {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  TS_CHECK(out.good(), "LabelVocab::save: cannot write '{}'", path);
+  for (const auto& l : labels_) out << l << '\n';
+  out.close();
+  TS_CHECK(out.good(), "LabelVocab::save: error while writing '{}'", path);
+}
+
+LabelVocab LabelVocab::load(const std::string& path) {
+  std::vector<std::string> lines = read_lines(path);
+  LabelVocab vocab;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    TS_CHECK(!vocab.find(lines[i]).has_value(), "LabelVocab::load: '{}' line {}: label '{}' repeats",
+             path, i + 1, lines[i]);
+    vocab.add(lines[i]);
+  }
+  return vocab;
+}
+
+}  // namespace taesan::data

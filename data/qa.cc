@@ -1,0 +1,154 @@
+// SQuAD-style JSONL reading (character -> byte offsets, answer checks) and windowed encoding.
+#include "data/qa.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "autograd/error.h"
+#include "data/unicode.h"
+
+namespace taesan::data {
+
+std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn& progress) {
+  std::string text = read_file(path, "read_squad_jsonl");
+  TS_CHECK(!text.empty(), "read_squad_jsonl: '{}' is empty (expected one JSON object a line)",
+           path);
+  std::vector<QaRecord> records;
+  size_t pos = 0;
+  int64_t number = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string::npos ? text.size() : nl;
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail("read_squad_jsonl: '{}' line {}: not valid JSON: {}", path, number, e.what());
+    }
+    TS_CHECK(j.is_object(), "read_squad_jsonl: '{}' line {}: expected a JSON object", path, number);
+    auto field = [&](const char* name) -> const nlohmann::json& {
+      TS_CHECK(j.contains(name), "read_squad_jsonl: '{}' line {}: no \"{}\" field", path, number,
+               name);
+      return j[name];
+    };
+    auto text_field = [&](const char* name) {
+      const auto& f = field(name);
+      TS_CHECK(f.is_string(), "read_squad_jsonl: '{}' line {}: \"{}\" is {} (expected a string)",
+               path, number, name, f.type_name());
+      return f.get<std::string>();
+    };
+    QaRecord r;
+    r.line = number;
+    r.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>()
+                                                   : fmt::format("line{}", number);
+    r.context = text_field("context");
+    r.question = text_field("question");
+    r.answer_text = text_field("answer_text");
+    const auto& start = field("answer_start");
+    TS_CHECK(start.is_number_integer(),
+             "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)", path,
+             number, start.dump());
+    r.answer_start_char = start.get<int64_t>();
+    TS_CHECK(!r.answer_text.empty(), "read_squad_jsonl: '{}' line {}: answer_text is empty", path,
+             number);
+    r.answer_start_byte = char_to_byte_offset(r.context, r.answer_start_char);
+    TS_CHECK(r.answer_start_byte >= 0,
+             "read_squad_jsonl: '{}' line {}: answer_start {} is outside the context ({} "
+             "characters)",
+             path, number, r.answer_start_char, count_chars(r.context));
+    if (r.context.compare(r.answer_start_byte, r.answer_text.size(), r.answer_text) != 0) {
+      std::string found = r.context.substr(r.answer_start_byte, r.answer_text.size());
+      fail("read_squad_jsonl: '{}' line {}: answer_text '{}' does not match the context at "
+           "character {} (found '{}')",
+           path, number, r.answer_text, r.answer_start_char, found);
+    }
+    records.push_back(std::move(r));
+    if (progress) progress(path, static_cast<int64_t>(records.size()), 0);
+  }
+  TS_CHECK(!records.empty(), "read_squad_jsonl: '{}' has no records", path);
+  return records;
+}
+
+QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
+                           const QaOptions& options) {
+  QaDataset ds;
+  ds.records = read_squad_jsonl(path, options.progress);
+  const int64_t cls = tokenizer.token_to_id(options.cls_token);
+  const int64_t sep = tokenizer.token_to_id(options.sep_token);
+  TS_CHECK(options.max_query_length > 0 && options.stride >= 0,
+           "load_squad_jsonl: max_query_length {} must be > 0 and stride {} >= 0",
+           options.max_query_length, options.stride);
+  std::vector<std::string> questions, contexts;
+  for (const auto& r : ds.records) {
+    questions.push_back(r.question);
+    contexts.push_back(r.context);
+  }
+  std::vector<std::vector<int64_t>> q_ids = tokenizer.encode_batch(questions);
+  std::vector<Encoding> c_enc = tokenizer.encode_batch_with_offsets(contexts);
+  for (size_t ri = 0; ri < ds.records.size(); ++ri) {
+    const QaRecord& r = ds.records[ri];
+    std::vector<int64_t>& q = q_ids[ri];
+    if (static_cast<int64_t>(q.size()) > options.max_query_length) q.resize(options.max_query_length);
+    const auto qn = static_cast<int64_t>(q.size());
+    const int64_t room = options.max_length - qn - 3;
+    TS_CHECK(room > options.stride,
+             "load_squad_jsonl: max_length {} leaves {} context tokens per window after a {}-token "
+             "question, not more than the stride {}",
+             options.max_length, room, qn, options.stride);
+    const Encoding& c = c_enc[ri];
+    const auto n = static_cast<int64_t>(c.ids.size());
+    // Token span of the answer: first token ending after its start, last starting before its end.
+    const int64_t a = r.answer_start_byte;
+    const int64_t b = a + static_cast<int64_t>(r.answer_text.size());
+    int64_t first = -1, last = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      if (first < 0 && c.offsets[i].second > a) first = i;
+      if (c.offsets[i].first < b) last = i;
+    }
+    const int64_t context_pos = qn + 2;  // [CLS] q [SEP]
+    for (int64_t start = 0;; start = start + room - options.stride) {
+      const int64_t end = std::min(n, start + room);
+      Example e;
+      QaFeature f;
+      f.record = static_cast<int64_t>(ri);
+      e.input_ids.push_back(cls);
+      e.input_ids.insert(e.input_ids.end(), q.begin(), q.end());
+      e.input_ids.push_back(sep);
+      e.input_ids.insert(e.input_ids.end(), c.ids.begin() + start, c.ids.begin() + end);
+      e.input_ids.push_back(sep);
+      e.token_type_ids.assign(static_cast<size_t>(context_pos), 0);
+      e.token_type_ids.resize(e.input_ids.size(), 1);
+      f.offsets.assign(static_cast<size_t>(context_pos), {-1, -1});
+      f.offsets.insert(f.offsets.end(), c.offsets.begin() + start, c.offsets.begin() + end);
+      f.offsets.emplace_back(-1, -1);
+      if (first >= start && last < end && first >= 0) {
+        e.labels = {context_pos + first - start, context_pos + last - start};
+      } else {
+        e.labels = {0, 0};
+      }
+      e.label_kind = LabelKind::kPerSequence;
+      ds.examples.push_back(std::move(e));
+      ds.features.push_back(std::move(f));
+      if (end >= n) break;
+    }
+  }
+  return ds;
+}
+
+std::string qa_answer_text(const QaDataset& dataset, int64_t feature, int64_t start, int64_t end) {
+  TS_CHECK(feature >= 0 && feature < static_cast<int64_t>(dataset.features.size()),
+           "qa_answer_text: feature {} is outside [0, {})", feature, dataset.features.size());
+  const QaFeature& f = dataset.features[feature];
+  const auto n = static_cast<int64_t>(f.offsets.size());
+  if (start <= 0 || end < start || end >= n) return {};
+  if (f.offsets[start].first < 0 || f.offsets[end].first < 0) return {};
+  const std::string& context = dataset.records[f.record].context;
+  return context.substr(f.offsets[start].first, f.offsets[end].second - f.offsets[start].first);
+}
+
+}  // namespace taesan::data

@@ -1,0 +1,65 @@
+// Extractive question answering from SQuAD-style JSONL (context, question, answer_start as a
+// character offset, answer_text): "[CLS] question [SEP] context [SEP]" with the answer's span
+// mapped to token positions; long contexts become overlapping windows, and a window that does not
+// contain the whole answer is labelled no-answer (start = end = 0, the [CLS] position).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/bpe_tokenizer.h"
+#include "data/example.h"
+#include "data/text_io.h"
+
+namespace taesan::data {
+
+/// One question of the file.
+struct QaRecord {
+  std::string id;
+  std::string context;
+  std::string question;
+  std::string answer_text;
+  int64_t answer_start_char = 0;  ///< as in the file: code points into the context
+  int64_t answer_start_byte = 0;  ///< the same position in bytes of the UTF-8 context
+  int64_t line = 0;
+};
+
+/// Reads a SQuAD-style JSONL file, checking that each answer_text is found at answer_start.
+/// Errors (naming file and line): missing/empty file, bad JSON, missing field, answer mismatch.
+std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn& progress = {});
+
+/// Options of load_squad_jsonl.
+struct QaOptions {
+  int64_t max_length = 384;       ///< tokens per window, specials included
+  int64_t stride = 128;           ///< context tokens shared by consecutive windows
+  int64_t max_query_length = 64;  ///< question tokens kept
+  std::string cls_token = "[CLS]";
+  std::string sep_token = "[SEP]";
+  ProgressFn progress = {};
+};
+
+/// Where a window's tokens come from, to turn predicted positions back into answer text.
+struct QaFeature {
+  int64_t record = 0;  ///< index into QaDataset::records
+  /// Byte span in the record's context of each input token; (-1, -1) for question and specials.
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+};
+
+/// QA windows: examples (kPerSequence labels {start, end}, token types 0 for the question part
+/// and 1 for the context part) with one feature each.
+struct QaDataset {
+  std::vector<QaRecord> records;
+  std::vector<Example> examples;
+  std::vector<QaFeature> features;
+};
+
+/// Reads and encodes a SQuAD-style JSONL file into windows.
+QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
+                           const QaOptions& options = {});
+
+/// The answer text of positions [start, end] of feature `f` (empty for start == 0 or invalid).
+std::string qa_answer_text(const QaDataset& dataset, int64_t feature, int64_t start, int64_t end);
+
+}  // namespace taesan::data

@@ -1,0 +1,161 @@
+// scaled_dot_product_attention: argument checks, the reference composition, and the fused op
+// with its backward rule.
+//   S = scale q kᵀ + M,  P = softmax(S),  O = P v
+//   dv = Pᵀ g,  dP = g vᵀ,  dS = P (dP - rowsum(dP P)),  dq = scale dS k,  dk = scale dSᵀ q
+#include "ops/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/factory.h"
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "ops/kernels/attention.h"
+#include "ops/ops.h"
+
+namespace taesan {
+namespace {
+
+using autograd::BackwardContext;
+using autograd::record;
+using autograd::SavedTensor;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// (Tq, Tk) bool: true where key j comes after query i.
+Tensor causal_future(int64_t tq, int64_t tk) {
+  return gt(unsqueeze(arange(tk, kInt64), 0), unsqueeze(arange(tq, kInt64), 1));
+}
+
+// The mask as additive float (0 / -inf for bool masks), not recorded.
+Tensor additive_mask(const Tensor& mask, DType dtype) {
+  if (mask.dtype() == kBool) return where(mask, zeros({}, dtype), full({}, -kInf, dtype));
+  return mask;
+}
+
+Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                           double dropout_p, bool causal, double scale) {
+  const int64_t tq = q.size(-2), tk = k.size(-2);
+  Tensor s = mul(matmul(q, transpose(k, -2, -1)), scale);
+  if (causal) s = masked_fill(s, causal_future(tq, tk), -kInf);
+  if (mask.defined()) {
+    s = mask.dtype() == kBool ? masked_fill(s, expand(logical_not(mask), s.shape()), -kInf)
+                              : add(s, mask);
+  }
+  Tensor p = softmax(s, -1);
+  if (dropout_p > 0) p = dropout(p, dropout_p, true);
+  return matmul(p, v);
+}
+
+// The backward of the fused op written with ops (used when the backward must be differentiable).
+TensorList composed_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                             bool causal, double scale, const Tensor& g) {
+  const int64_t tq = q.size(-2), tk = k.size(-2);
+  Tensor s = mul(matmul(q, transpose(k, -2, -1)), scale);
+  if (causal) s = masked_fill(s, causal_future(tq, tk), -kInf);
+  if (mask.defined()) s = add(s, mask);
+  Tensor p = softmax(s, -1);
+  Tensor dv = matmul(transpose(p, -2, -1), g);
+  Tensor dp = matmul(g, transpose(v, -2, -1));
+  Tensor ds = mul(p, sub(dp, sum(mul(dp, p), -1, true)));
+  return {mul(matmul(ds, k), scale), mul(matmul(transpose(ds, -2, -1), q), scale), dv};
+}
+
+// Fused forward on 4-d (B, H, T, d) inputs; mask is additive (4-d broadcastable) or undefined.
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                       bool causal, double scale) {
+  Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
+  kernels::AttentionParams p;
+  p.batch = q.size(0);
+  p.heads = q.size(1);
+  p.tq = q.size(2);
+  p.tk = k.size(2);
+  p.d = q.size(3);
+  p.dv = v.size(3);
+  p.scale = scale;
+  p.causal = causal;
+  Tensor m;
+  if (mask.defined()) {
+    m = expand(mask.detach(), {p.batch, p.heads, p.tq, p.tk});
+    p.mask = m.raw_data();
+    p.mask_sb = m.stride(0);
+    p.mask_sh = m.stride(1);
+    p.mask_si = m.stride(2);
+    p.mask_sj = m.stride(3);
+  }
+  Tensor out = empty({p.batch, p.heads, p.tq, p.dv}, q.dtype());
+  Tensor lse = empty({p.batch, p.heads, p.tq}, q.dtype());
+  dispatch_float(q.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::attention_forward(p, qc.data<T>(), kc.data<T>(), vc.data<T>(), out.data<T>(), lse.data<T>());
+  });
+  return record("scaled_dot_product_attention", {q, k, v}, out,
+                [sq = SavedTensor(q), sk = SavedTensor(k), sv = SavedTensor(v),
+                 so = SavedTensor(out, true), lse, m, p, mask](const Tensor& g, const BackwardContext& ctx) {
+    Tensor qv = sq.unpack(ctx), kv = sk.unpack(ctx), vv = sv.unpack(ctx);
+    if (GradMode::is_enabled())
+      return composed_backward(qv, kv, vv, mask, p.causal, p.scale, g);
+    qv = qv.contiguous();
+    kv = kv.contiguous();
+    vv = vv.contiguous();
+    Tensor ov = so.unpack(ctx), gc = g.contiguous();
+    Tensor dq = empty(qv.shape(), qv.dtype()), dk = empty(kv.shape(), kv.dtype()),
+           dv = empty(vv.shape(), vv.dtype());
+    kernels::AttentionParams pb = p;
+    if (m.defined()) pb.mask = m.raw_data();
+    dispatch_float(qv.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::attention_backward(pb, qv.data<T>(), kv.data<T>(), vv.data<T>(), ov.data<T>(),
+                                  gc.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>());
+    });
+    return TensorList{dq, dk, dv};
+  });
+}
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                    std::optional<double> scale, AttentionBackend backend) {
+  const char* fn = "scaled_dot_product_attention";
+  TS_CHECK(is_floating(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype(),
+           "{}: q, k, v must share one floating-point dtype, got {}, {}, {}", fn, q.describe(),
+           k.describe(), v.describe());
+  TS_CHECK((q.dim() == 3 || q.dim() == 4) && k.dim() == q.dim() && v.dim() == q.dim(),
+           "{}: expected q, k, v of shape (B, H, T, d) or (B, T, d), got {}, {}, {}", fn,
+           shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
+  for (int64_t d = 0; d < q.dim() - 2; ++d)
+    TS_CHECK(q.size(d) == k.size(d) && q.size(d) == v.size(d),
+             "{}: batch dims of q {}, k {}, v {} differ", fn, shape_str(q.shape()),
+             shape_str(k.shape()), shape_str(v.shape()));
+  TS_CHECK(q.size(-1) == k.size(-1), "{}: q {} and k {} must have the same head dim", fn,
+           shape_str(q.shape()), shape_str(k.shape()));
+  TS_CHECK(k.size(-2) == v.size(-2), "{}: k {} and v {} must have the same sequence length", fn,
+           shape_str(k.shape()), shape_str(v.shape()));
+  TS_CHECK(dropout_p >= 0 && dropout_p < 1, "{}: dropout_p must be in [0, 1), got {}", fn, dropout_p);
+  const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  Shape score_shape(q.shape().begin(), q.shape().end() - 1);
+  score_shape.push_back(k.size(-2));
+  if (attn_mask.defined()) {
+    TS_CHECK(attn_mask.dtype() == kBool || attn_mask.dtype() == q.dtype(),
+             "{}: attn_mask must be bool or {} (like q), got {}", fn, q.dtype(), attn_mask.describe());
+    TS_CHECK(attn_mask.dim() <= q.dim() &&
+                 broadcast_shapes(attn_mask.shape(), score_shape, fn) == score_shape,
+             "{}: attn_mask {} does not broadcast to the attention scores {}", fn,
+             shape_str(attn_mask.shape()), shape_str(score_shape));
+  }
+  const bool mask_grad = attn_mask.defined() && attn_mask.requires_grad();
+  const bool fused_ok = dropout_p == 0 && !mask_grad;
+  if (backend == AttentionBackend::Fused)
+    TS_CHECK(fused_ok, "{}: the fused backend supports neither dropout nor a mask that requires grad", fn);
+  if (backend == AttentionBackend::Reference || !fused_ok)
+    return reference_attention(q, k, v, attn_mask, dropout_p, is_causal, s);
+  Tensor mask = attn_mask.defined() ? additive_mask(attn_mask.detach(), q.dtype()) : Tensor();
+  if (q.dim() == 3) {
+    if (mask.defined() && mask.dim() == 3) mask = unsqueeze(mask, 1);  // (B, Tq, Tk) -> (B, 1, Tq, Tk)
+    return squeeze(fused_attention(unsqueeze(q, 1), unsqueeze(k, 1), unsqueeze(v, 1), mask, is_causal, s), 1);
+  }
+  return fused_attention(q, k, v, mask, is_causal, s);
+}
+
+}  // namespace taesan

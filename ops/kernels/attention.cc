@@ -1,0 +1,140 @@
+// Fused attention, straightforward row-at-a-time version: for each (b, h, i) the score row is
+// formed in a buffer of tk elements (memory linear in T), softmax'd online-free, and applied
+// to v. Correct for every shape and mask; a tiled SIMD version replaces the loops later.
+#include "ops/kernels/attention.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "autograd/parallel.h"
+
+namespace taesan::kernels {
+namespace {
+
+template <typename T>
+T mask_at(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j) {
+  if (!p.mask) return T(0);
+  const T* m = static_cast<const T*>(p.mask);
+  return m[b * p.mask_sb + h * p.mask_sh + i * p.mask_si + j * p.mask_sj];
+}
+
+// Scores of row i (scaled, masked) into s[0..tk); returns the row max (-inf if all masked).
+template <typename T>
+T score_row(const AttentionParams& p, const T* q, const T* k, int64_t b, int64_t h, int64_t i,
+            T* s) {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  const int64_t bh = b * p.heads + h;
+  const T* qi = q + (bh * p.tq + i) * p.d;
+  T mx = neg_inf;
+  for (int64_t j = 0; j < p.tk; ++j) {
+    if (p.causal && j > i) {
+      s[j] = neg_inf;
+      continue;
+    }
+    const T* kj = k + (bh * p.tk + j) * p.d;
+    T dot = 0;
+    for (int64_t c = 0; c < p.d; ++c) dot += qi[c] * kj[c];
+    s[j] = dot * static_cast<T>(p.scale) + mask_at<T>(p, b, h, i, j);
+    if (s[j] > mx) mx = s[j];
+  }
+  return mx;
+}
+
+template <typename T>
+void forward(const AttentionParams& p, const T* q, const T* k, const T* v, T* out, T* lse) {
+  const int64_t rows = p.batch * p.heads * p.tq;
+  parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+    std::vector<T> s(p.tk);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t bh = r / p.tq, i = r % p.tq, b = bh / p.heads, h = bh % p.heads;
+      T* o = out + r * p.dv;
+      for (int64_t c = 0; c < p.dv; ++c) o[c] = 0;
+      T mx = score_row(p, q, k, b, h, i, s.data());
+      if (mx == -std::numeric_limits<T>::infinity()) {
+        lse[r] = mx;
+        continue;
+      }
+      T sum = 0;
+      for (int64_t j = 0; j < p.tk; ++j) sum += (s[j] = std::exp(s[j] - mx));
+      const T inv = T(1) / sum;
+      for (int64_t j = 0; j < p.tk; ++j) {
+        if (s[j] == T(0)) continue;
+        const T w = s[j] * inv;
+        const T* vj = v + (bh * p.tk + j) * p.dv;
+        for (int64_t c = 0; c < p.dv; ++c) o[c] += w * vj[c];
+      }
+      lse[r] = mx + std::log(sum);
+    }
+  });
+}
+
+// P_ij = exp(s_ij - lse_i);  dP_ij = dout_i · v_j;  dS_ij = P_ij (dP_ij - D_i), D_i = dout_i · out_i
+// dq_i = scale sum_j dS_ij k_j;  dk_j = scale sum_i dS_ij q_i;  dv_j = sum_i P_ij dout_i
+template <typename T>
+void backward(const AttentionParams& p, const T* q, const T* k, const T* v, const T* out,
+              const T* dout, const T* lse, T* dq, T* dk, T* dv) {
+  const T scale = static_cast<T>(p.scale);
+  const int64_t bhs = p.batch * p.heads;
+  parallel_for(bhs, 1, [&](int64_t bh0, int64_t bh1) {
+    std::vector<T> s(p.tk);
+    for (int64_t bh = bh0; bh < bh1; ++bh) {
+      const int64_t b = bh / p.heads, h = bh % p.heads;
+      T* dkb = dk + bh * p.tk * p.d;
+      T* dvb = dv + bh * p.tk * p.dv;
+      for (int64_t e = 0; e < p.tk * p.d; ++e) dkb[e] = 0;
+      for (int64_t e = 0; e < p.tk * p.dv; ++e) dvb[e] = 0;
+      for (int64_t i = 0; i < p.tq; ++i) {
+        const int64_t r = bh * p.tq + i;
+        T* dqi = dq + r * p.d;
+        for (int64_t c = 0; c < p.d; ++c) dqi[c] = 0;
+        if (lse[r] == -std::numeric_limits<T>::infinity()) continue;
+        score_row(p, q, k, b, h, i, s.data());
+        const T* doi = dout + r * p.dv;
+        const T* oi = out + r * p.dv;
+        const T* qi = q + r * p.d;
+        T D = 0;
+        for (int64_t c = 0; c < p.dv; ++c) D += doi[c] * oi[c];
+        for (int64_t j = 0; j < p.tk; ++j) {
+          const T pij = std::exp(s[j] - lse[r]);
+          if (pij == T(0)) continue;
+          const T* vj = v + (bh * p.tk + j) * p.dv;
+          T dp = 0;
+          for (int64_t c = 0; c < p.dv; ++c) dp += doi[c] * vj[c];
+          const T ds = pij * (dp - D) * scale;
+          const T* kj = k + (bh * p.tk + j) * p.d;
+          T* dkj = dkb + j * p.d;
+          T* dvj = dvb + j * p.dv;
+          for (int64_t c = 0; c < p.d; ++c) {
+            dqi[c] += ds * kj[c];
+            dkj[c] += ds * qi[c];
+          }
+          for (int64_t c = 0; c < p.dv; ++c) dvj[c] += pij * doi[c];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                       float* out, float* lse) {
+  forward(p, q, k, v, out, lse);
+}
+void attention_forward(const AttentionParams& p, const double* q, const double* k,
+                       const double* v, double* out, double* lse) {
+  forward(p, q, k, v, out, lse);
+}
+void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                        const float* out, const float* dout, const float* lse, float* dq,
+                        float* dk, float* dv) {
+  backward(p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+void attention_backward(const AttentionParams& p, const double* q, const double* k,
+                        const double* v, const double* out, const double* dout,
+                        const double* lse, double* dq, double* dk, double* dv) {
+  backward(p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+
+}  // namespace taesan::kernels

@@ -1,0 +1,314 @@
+// Array-level elementwise loops per Highway target: a vector functor mapped over contiguous
+// arrays (full vectors with unaligned loads/stores, the tail through a padded copy), strided
+// arrays through gathered blocks, and the per-op switches of unary, binary and activation
+// backward. Threading and dispatch live in elementwise.cc; the vector math in math-inl.h.
+
+// Per-target include guard (see hwy/highway.h): re-included once per target by foreach_target.
+#if defined(TS_OPS_KERNELS_ELEMENTWISE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef TS_OPS_KERNELS_ELEMENTWISE_INL_H_
+#undef TS_OPS_KERNELS_ELEMENTWISE_INL_H_
+#else
+#define TS_OPS_KERNELS_ELEMENTWISE_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "ops/kernels/elementwise.h"
+#include "ops/kernels/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace taesan::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using hn::TFromD;
+
+/// Elements per gathered block on the strided paths (a multiple of every vector length).
+inline constexpr size_t kStridedBlock = 256;
+
+/// y[i] = f(d, x[i]) for i < n. Any alignment; x == y is allowed (each vector is loaded before it
+/// is stored). The last n % N elements go through a padded copy, so they run the same vector code
+/// as the others: nothing is read or written past n, and a result never depends on where its
+/// element sits (hence on how threads split the array).
+template <class D, class F>
+HWY_INLINE void Map1(D d, const TFromD<D>* x, TFromD<D>* y, size_t n, const F& f) {
+  using T = TFromD<D>;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
+  if (i == n) return;
+  HWY_ALIGN T buf[hn::MaxLanes(D())];
+  const size_t rest = n - i;
+  for (size_t j = 0; j < N; ++j) buf[j] = j < rest ? x[i + j] : T(1);  // 1: harmless padding
+  hn::Store(f(d, hn::Load(d, buf)), d, buf);
+  std::copy(buf, buf + rest, y + i);
+}
+
+/// out[i] = f(d, a[i], b[i]) for i < n; kScalarA / kScalarB read a[0] / b[0] for every i
+/// (stride 0). Same alignment, aliasing and tail rules as Map1.
+template <bool kScalarA, bool kScalarB, class D, class F>
+HWY_INLINE void Map2(D d, const TFromD<D>* a, const TFromD<D>* b, TFromD<D>* out, size_t n,
+                     const F& f) {
+  using T = TFromD<D>;
+  if (n == 0) return;
+  const size_t N = hn::Lanes(d);
+  const auto a0 = hn::Set(d, a[0]);
+  const auto b0 = hn::Set(d, b[0]);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto va = kScalarA ? a0 : hn::LoadU(d, a + i);
+    const auto vb = kScalarB ? b0 : hn::LoadU(d, b + i);
+    hn::StoreU(f(d, va, vb), d, out + i);
+  }
+  if (i == n) return;
+  HWY_ALIGN T buf_a[hn::MaxLanes(D())];
+  HWY_ALIGN T buf_b[hn::MaxLanes(D())];
+  const size_t rest = n - i;
+  for (size_t j = 0; j < N; ++j) {
+    buf_a[j] = kScalarA ? a[0] : (j < rest ? a[i + j] : T(1));
+    buf_b[j] = kScalarB ? b[0] : (j < rest ? b[i + j] : T(1));
+  }
+  hn::Store(f(d, hn::Load(d, buf_a), hn::Load(d, buf_b)), d, buf_a);
+  std::copy(buf_a, buf_a + rest, out + i);
+}
+
+/// max / min that return NaN when either input is NaN (torch.maximum / torch.minimum), unlike
+/// the x86 instructions, which return the second operand.
+template <class V>
+HWY_INLINE V MaxPropagateNaN(V a, V b) {
+  return hn::IfThenElse(hn::Or(hn::IsNaN(a), hn::IsNaN(b)), hn::Add(a, b), hn::Max(a, b));
+}
+template <class V>
+HWY_INLINE V MinPropagateNaN(V a, V b) {
+  return hn::IfThenElse(hn::Or(hn::IsNaN(a), hn::IsNaN(b)), hn::Add(a, b), hn::Min(a, b));
+}
+
+/// 1 where the mask is set, else 0.
+template <class D, class M>
+HWY_INLINE hn::Vec<D> OneIf(D d, M m) {
+  return hn::IfThenElseZero(m, hn::Set(d, TFromD<D>(1)));
+}
+
+/// out[i] = pow(a[i], b[i]) like std::pow. Float data is computed in double lanes (PowLanes is
+/// accurate to |b log a| double ulp, far below a float ulp); double data uses std::pow itself,
+/// as exp(b log a) in double would lose up to ~700 ulp.
+template <bool kScalarA, bool kScalarB, class D>
+HWY_INLINE void PowArrays(D /*d*/, const TFromD<D>* a, const TFromD<D>* b, TFromD<D>* out,
+                          size_t n) {
+  using T = TFromD<D>;
+#if HWY_HAVE_FLOAT64
+  if constexpr (sizeof(T) == 4) {
+    const hn::ScalableTag<double> dd;
+    const hn::Rebind<float, decltype(dd)> df;
+    Map2<kScalarA, kScalarB>(df, a, b, out, n, [dd](auto df2, auto va, auto vb) HWY_ATTR {
+      return hn::DemoteTo(df2, PowLanes(dd, hn::PromoteTo(dd, va), hn::PromoteTo(dd, vb)));
+    });
+    return;
+  }
+#endif
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = static_cast<T>(std::pow(static_cast<double>(a[kScalarA ? 0 : i]),
+                                     static_cast<double>(b[kScalarB ? 0 : i])));
+  }
+}
+
+/// y = x^p for a scalar p: fast paths for p in {0, 1, 2, -1, 0.5} (pow(x, 0.5) is sqrt except
+/// pow(-0, 0.5) = +0 and pow(-inf, 0.5) = +inf) and x x x for double p = 3; else PowArrays.
+template <class D>
+HWY_INLINE void PowScalarExponent(D d, TFromD<D> p, const TFromD<D>* x, TFromD<D>* y, size_t n) {
+  using T = TFromD<D>;
+  using V = hn::Vec<D>;
+  if (p == T(0)) {
+    std::fill(y, y + n, T(1));
+  } else if (p == T(1)) {
+    Map1(d, x, y, n, [](D, V v) HWY_ATTR { return v; });
+  } else if (p == T(2)) {
+    Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Mul(v, v); });
+  } else if (p == T(-1)) {
+    Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), v); });
+  } else if (p == T(0.5)) {
+    Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
+      const auto inf = hn::Set(d2, std::numeric_limits<T>::infinity());
+      return hn::IfThenElse(hn::Eq(v, hn::Neg(inf)), inf, hn::Abs(hn::Sqrt(v)));
+    });
+  } else if (p == T(3) && sizeof(T) == 8) {
+    Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Mul(hn::Mul(v, v), v); });
+  } else {
+    PowArrays<false, true>(d, x, &p, y, n);
+  }
+}
+
+/// y[i] = op(x[i]) on contiguous arrays.
+template <class D>
+HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>* x,
+                                  TFromD<D>* y, size_t n) {
+  using T = TFromD<D>;
+  using V = hn::Vec<D>;
+  switch (op) {
+    case UnaryOp::Neg:
+      return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Neg(v); });
+    case UnaryOp::Exp:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return ExpSafe(d2, v); });
+    case UnaryOp::Log:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return LogSafe(d2, v); });
+    case UnaryOp::Sqrt:
+      return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Sqrt(v); });
+    case UnaryOp::Rsqrt:
+      // Not ApproximateReciprocalSqrt: its 12 bits are far from the reference.
+      return Map1(d, x, y, n,
+                  [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), hn::Sqrt(v)); });
+    case UnaryOp::Abs:
+      return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Abs(v); });
+    case UnaryOp::Tanh:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return TanhSafe(d2, v); });
+    case UnaryOp::Sigmoid:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Sigmoid(d2, v); });
+    case UnaryOp::Relu:
+      // x < 0 ? 0 : x keeps NaN (torch.relu(nan) = nan).
+      return Map1(d, x, y, n,
+                  [](D d2, V v) HWY_ATTR { return hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d2)), v); });
+    case UnaryOp::Gelu:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Gelu(d2, v); });
+    case UnaryOp::GeluTanh:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return GeluTanh(d2, v); });
+    case UnaryOp::Silu:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Silu(d2, v); });
+    case UnaryOp::Erf:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Erf(d2, v); });
+    case UnaryOp::Square:
+      return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Mul(v, v); });
+    case UnaryOp::Reciprocal:
+      return Map1(d, x, y, n,
+                  [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), v); });
+    case UnaryOp::Sign:
+      // (x > 0) - (x < 0): sign(+-0) = 0 and sign(NaN) = 0 like torch.sign.
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
+        const auto zero = hn::Zero(d2);
+        return hn::Sub(OneIf(d2, hn::Gt(v, zero)), OneIf(d2, hn::Lt(v, zero)));
+      });
+    case UnaryOp::Pow:
+      return PowScalarExponent(d, p, x, y, n);
+    case UnaryOp::AddScalar:
+      return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Add(v, hn::Set(d2, p)); });
+    case UnaryOp::MulScalar:
+      return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Mul(v, hn::Set(d2, p)); });
+    case UnaryOp::RSubScalar:
+      return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Sub(hn::Set(d2, p), v); });
+    case UnaryOp::RDivScalar:
+      return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, p), v); });
+  }
+}
+
+/// y[i * sy] = op(x[i * sx]): blocks gathered into an aligned buffer, run contiguously, scattered
+/// back, so strided results are bit-identical to contiguous ones.
+template <class D>
+HWY_NOINLINE void UnaryStrided(D d, UnaryOp op, TFromD<D> p, const TFromD<D>* x, int64_t sx,
+                               TFromD<D>* y, int64_t sy, size_t n) {
+  HWY_ALIGN TFromD<D> buf[kStridedBlock];
+  for (size_t i = 0; i < n; i += kStridedBlock) {
+    const size_t m = std::min(kStridedBlock, n - i);
+    for (size_t j = 0; j < m; ++j) buf[j] = x[static_cast<int64_t>(i + j) * sx];
+    UnaryContiguous(d, op, p, buf, buf, m);
+    for (size_t j = 0; j < m; ++j) y[static_cast<int64_t>(i + j) * sy] = buf[j];
+  }
+}
+
+/// out[i] = a[i] op b[i] on contiguous arrays (kScalarA / kScalarB: stride 0).
+template <bool kScalarA, bool kScalarB, class D>
+HWY_NOINLINE void BinaryContiguous(D d, BinaryOp op, const TFromD<D>* a, const TFromD<D>* b,
+                                   TFromD<D>* out, size_t n) {
+  using V = hn::Vec<D>;
+  auto map = [&](const auto& f) HWY_ATTR { Map2<kScalarA, kScalarB>(d, a, b, out, n, f); };
+  switch (op) {
+    case BinaryOp::Add:
+      return map([](D, V va, V vb) HWY_ATTR { return hn::Add(va, vb); });
+    case BinaryOp::Sub:
+      return map([](D, V va, V vb) HWY_ATTR { return hn::Sub(va, vb); });
+    case BinaryOp::Mul:
+      return map([](D, V va, V vb) HWY_ATTR { return hn::Mul(va, vb); });
+    case BinaryOp::Div:
+      return map([](D, V va, V vb) HWY_ATTR { return hn::Div(va, vb); });
+    case BinaryOp::Max:
+      return map([](D, V va, V vb) HWY_ATTR { return MaxPropagateNaN(va, vb); });
+    case BinaryOp::Min:
+      return map([](D, V va, V vb) HWY_ATTR { return MinPropagateNaN(va, vb); });
+    case BinaryOp::Pow:
+      return PowArrays<kScalarA, kScalarB>(d, a, b, out, n);
+    case BinaryOp::Eq:
+      return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Eq(va, vb)); });
+    case BinaryOp::Lt:
+      return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Lt(va, vb)); });
+    case BinaryOp::Gt:
+      return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Gt(va, vb)); });
+  }
+}
+
+/// out[i * so] = a[i * sa] op b[i * sb] for any strides, through gathered blocks.
+template <class D>
+HWY_NOINLINE void BinaryStrided(D d, BinaryOp op, const TFromD<D>* a, int64_t sa,
+                                const TFromD<D>* b, int64_t sb, TFromD<D>* out, int64_t so,
+                                size_t n) {
+  HWY_ALIGN TFromD<D> buf_a[kStridedBlock];
+  HWY_ALIGN TFromD<D> buf_b[kStridedBlock];
+  for (size_t i = 0; i < n; i += kStridedBlock) {
+    const size_t m = std::min(kStridedBlock, n - i);
+    for (size_t j = 0; j < m; ++j) {
+      buf_a[j] = a[static_cast<int64_t>(i + j) * sa];
+      buf_b[j] = b[static_cast<int64_t>(i + j) * sb];
+    }
+    BinaryContiguous<false, false>(d, op, buf_a, buf_b, buf_a, m);
+    for (size_t j = 0; j < m; ++j) out[static_cast<int64_t>(i + j) * so] = buf_a[j];
+  }
+}
+
+/// dx[i] = g[i] f'(v[i]) on contiguous arrays (v is x, or y for Sigmoid and Tanh).
+template <class D>
+HWY_NOINLINE void ActivationGradContiguous(D d, ActivationGrad op, const TFromD<D>* v,
+                                           const TFromD<D>* g, TFromD<D>* dx, size_t n) {
+  using T = TFromD<D>;
+  using V = hn::Vec<D>;
+  auto map = [&](const auto& f) HWY_ATTR { Map2<false, false>(d, v, g, dx, n, f); };
+  switch (op) {
+    case ActivationGrad::Gelu:
+      return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluDerivative(d2, x)); });
+    case ActivationGrad::GeluTanh:
+      return map(
+          [](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluTanhDerivative(d2, x)); });
+    case ActivationGrad::Silu:
+      return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, SiluDerivative(d2, x)); });
+    case ActivationGrad::Relu:
+      // PyTorch's threshold_backward: x <= 0 ? 0 : g (a NaN input passes g through).
+      return map([](D d2, V x, V vg) HWY_ATTR {
+        return hn::IfThenZeroElse(hn::Le(x, hn::Zero(d2)), vg);
+      });
+    case ActivationGrad::Sigmoid:
+      // g y (1 - y)
+      return map([](D d2, V y, V vg) HWY_ATTR {
+        return hn::Mul(hn::Mul(vg, y), hn::Sub(hn::Set(d2, T(1)), y));
+      });
+    case ActivationGrad::Tanh:
+      // g (1 - y^2) as g (1 - y)(1 + y): no cancellation as |y| -> 1.
+      return map([](D d2, V y, V vg) HWY_ATTR {
+        const auto one = hn::Set(d2, T(1));
+        return hn::Mul(vg, hn::Mul(hn::Sub(one, y), hn::Add(one, y)));
+      });
+  }
+}
+
+/// y[i] += alpha x[i].
+template <class D>
+HWY_NOINLINE void AxpyContiguous(D d, TFromD<D> alpha, const TFromD<D>* x, TFromD<D>* y,
+                                 size_t n) {
+  using V = hn::Vec<D>;
+  Map2<false, false>(d, x, y, y, n, [alpha](D d2, V vx, V vy) HWY_ATTR {
+    return hn::MulAdd(hn::Set(d2, alpha), vx, vy);
+  });
+}
+
+}  // namespace taesan::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // TS_OPS_KERNELS_ELEMENTWISE_INL_H_ toggle

@@ -1,0 +1,97 @@
+// Forward values of ops on hand-checked inputs: broadcasting, strided inputs, masked rows,
+// dtype promotion, integer ops, matmul layouts, determinism across thread counts.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+#include <taesan.h>
+
+namespace ts = taesan;
+
+namespace {
+std::vector<double> vals(const ts::Tensor& t) { return t.to_vector<double>(); }
+}  // namespace
+
+TEST_CASE("broadcasting arithmetic and promotion", "[forward]") {
+  ts::Tensor a = ts::from_vector<float>({1, 2, 3}, {3, 1});
+  ts::Tensor b = ts::from_vector<double>({10, 20}, {2});
+  ts::Tensor c = a + b;
+  CHECK(c.dtype() == ts::kFloat64);
+  CHECK(c.shape() == ts::Shape{3, 2});
+  CHECK(vals(c) == std::vector<double>{11, 21, 12, 22, 13, 23});
+  CHECK(vals(ts::arange(3) * 2.0) == std::vector<double>{0, 2, 4});
+  CHECK((ts::arange(3) * 2.0).dtype() == ts::kInt64);
+  CHECK((ts::arange(3) + 0.5).dtype() == ts::kFloat32);
+  CHECK(vals(ts::arange(4) < 2.0) == std::vector<double>{1, 1, 0, 0});
+  CHECK((ts::arange(4) < 2.0).dtype() == ts::kBool);
+  CHECK(vals(10.0 - ts::from_vector<float>({1, 2})) == std::vector<double>{9, 8});
+  CHECK(vals(1.0 / ts::from_vector<float>({2, 4})) == std::vector<double>{0.5, 0.25});
+}
+
+TEST_CASE("softmax of fully masked rows is zero, not NaN", "[forward]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  ts::Tensor x = ts::from_vector<double>({-inf, -inf, 0, 0}, {2, 2});
+  CHECK(vals(x.softmax(-1)) == std::vector<double>{0, 0, 0.5, 0.5});
+  ts::Tensor m = ts::from_vector<bool>({false, true, true, true}, {2, 2});
+  ts::Tensor y = ts::from_vector<double>({1, 2, 3, 4}, {2, 2}).masked_fill(m, -inf).softmax(-1);
+  CHECK(vals(y) == std::vector<double>{1, 0, 0, 0});
+}
+
+TEST_CASE("reductions over dims, keepdim and strided inputs", "[forward]") {
+  ts::Tensor x = ts::arange(24, ts::kFloat64).reshape({2, 3, 4});
+  CHECK(x.sum().item<double>() == 276);
+  CHECK(x.sum({0, 2}).shape() == ts::Shape{3});
+  CHECK(vals(x.sum({0, 2})) == std::vector<double>{60, 92, 124});
+  CHECK(x.sum({0, 2}, true).shape() == ts::Shape{1, 3, 1});
+  CHECK(vals(x.transpose(0, 2).sum(0)) == vals(x.sum(2).t()));
+  CHECK(vals(x.mean(-1)) == std::vector<double>{1.5, 5.5, 9.5, 13.5, 17.5, 21.5});
+  auto [v, i] = ts::from_vector<double>({1, 5, 5, 2, -1, -3}, {2, 3}).max(1);
+  CHECK(vals(v) == std::vector<double>{5, 2});
+  CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{1, 0});
+  CHECK(ts::var(ts::from_vector<double>({1, 2, 3, 4}), 0).item<double>() == Approx(5.0 / 3));
+  CHECK(ts::logsumexp(ts::from_vector<double>({0, 0}), 0).item<double>() == Approx(std::log(2.0)));
+  CHECK(ts::arange(5).sum().item<int64_t>() == 10);
+}
+
+TEST_CASE("matmul agrees across layouts", "[forward]") {
+  ts::manual_seed(3);
+  ts::Tensor a = ts::randn({5, 7}, ts::kFloat64), b = ts::randn({7, 3}, ts::kFloat64);
+  auto ref = vals(ts::matmul(a, b));
+  CHECK(vals(ts::matmul(a.t().contiguous().t(), b)) == ref);
+  CHECK(vals(ts::matmul(a, b.t().contiguous().t())) == ref);
+  auto direct = [&](int64_t i, int64_t j) {
+    double s = 0;
+    for (int64_t k = 0; k < 7; ++k) s += vals(a)[i * 7 + k] * vals(b)[k * 3 + j];
+    return s;
+  };
+  CHECK(ref[0] == Approx(direct(0, 0)));
+  CHECK(ref[14] == Approx(direct(4, 2)));
+  ts::Tensor batched = ts::matmul(ts::stack({a, a * 2.0}), b);
+  CHECK(batched.shape() == ts::Shape{2, 5, 3});
+  CHECK(vals(batched.slice(0, 1, 2).squeeze(0)) == vals(ts::matmul(a * 2.0, b)));
+}
+
+TEST_CASE("results are bit-identical for 1 and 2 threads", "[forward][threads]") {
+  ts::manual_seed(11);
+  ts::Tensor x = ts::randn({64, 3000});
+  ts::Tensor w = ts::randn({3000, 64});
+  auto run = [&] {
+    ts::Tensor h = ts::gelu(ts::matmul(x, w));
+    return std::make_tuple(vals(h.softmax(-1)), vals(h.sum(0)), x.sum().item<double>(),
+                           vals(ts::layer_norm(h, {64})));
+  };
+  ts::set_num_threads(1);
+  auto one = run();
+  ts::set_num_threads(2);
+  auto two = run();
+  CHECK(one == two);
+}
+
+TEST_CASE("embedding passes no gradient to the padding row", "[forward]") {
+  ts::Tensor w = ts::randn({3, 2}, ts::kFloat64).requires_grad_();
+  ts::Tensor e = ts::embedding(w, ts::from_vector<int64_t>({1, 0, 1, 2}), 1);
+  CHECK(vals(e.slice(0, 0, 1)) == vals(w.slice(0, 1, 2)));  // values are the padding row's
+  e.sum().backward();
+  CHECK(vals(w.grad()) == std::vector<double>{1, 1, 0, 0, 1, 1});
+}
