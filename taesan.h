@@ -16,3 +16,7 @@
 #include "autograd/shape.h"
 #include "autograd/tensor.h"
 #include "ops/ops.h"
+#include "nn/nn.h"
+#include "nn/multihead_attention.h"
+#include "nn/transformer.h"
+#include "optim/optim.h"

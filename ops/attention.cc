@@ -139,9 +139,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   if (attn_mask.defined()) {
     TS_CHECK(attn_mask.dtype() == kBool || attn_mask.dtype() == q.dtype(),
              "{}: attn_mask must be bool or {} (like q), got {}", fn, q.dtype(), attn_mask.describe());
-    TS_CHECK(attn_mask.dim() <= q.dim() &&
-                 broadcast_shapes(attn_mask.shape(), score_shape, fn) == score_shape,
-             "{}: attn_mask {} does not broadcast to the attention scores {}", fn,
+    bool broadcasts = attn_mask.dim() <= q.dim();
+    for (int64_t i = 1; broadcasts && i <= attn_mask.dim(); ++i) {
+      int64_t have = attn_mask.size(-i), want = score_shape[score_shape.size() - i];
+      broadcasts = have == want || have == 1;
+    }
+    TS_CHECK(broadcasts, "{}: attn_mask {} does not broadcast to the attention scores {}", fn,
              shape_str(attn_mask.shape()), shape_str(score_shape));
   }
   const bool mask_grad = attn_mask.defined() && attn_mask.requires_grad();
