@@ -20,3 +20,5 @@
 #include "nn/multihead_attention.h"
 #include "nn/transformer.h"
 #include "optim/optim.h"
+#include "models/config.h"
+#include "models/transformer_models.h"

@@ -55,10 +55,10 @@ Tensor TransformerEncoderLayer::feed_forward(const Tensor& x) const {
   return dropout2->forward(linear2->forward(dropout->forward(activate(linear1->forward(x), options_.activation))));
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& src, const EncoderMasks& m) const {
+Tensor TransformerEncoderLayer::forward(const Tensor& src, const EncoderMasks& m, KVCache* cache) const {
   check_input(src, self_attn->embed_dim(), "TransformerEncoderLayer", "src");
   AttentionForwardOptions ao{.attn_mask = m.mask, .key_padding_mask = m.src_key_padding_mask,
-                             .is_causal = m.is_causal};
+                             .is_causal = m.is_causal, .cache = cache};
   auto sa = [&](const Tensor& x) { return dropout1->forward(self_attn->forward(x, x, x, ao).output); };
   Tensor x = src;
   if (options_.norm_first) {
@@ -138,9 +138,14 @@ TransformerEncoder::TransformerEncoder(int64_t d_model, int64_t nhead, int64_t d
   if (final_norm) norm = register_module("norm", std::make_shared<LayerNorm>(d_model, options.layer_norm_eps, true, options.bias));
 }
 
-Tensor TransformerEncoder::forward(const Tensor& src, const EncoderMasks& masks) const {
+Tensor TransformerEncoder::forward(const Tensor& src, const EncoderMasks& masks,
+                                   std::vector<KVCache>* caches) const {
+  if (caches)
+    TS_CHECK(caches->size() == layer_list.size(), "TransformerEncoder: {} caches for {} layers",
+             caches->size(), layer_list.size());
   Tensor x = src;
-  for (const auto& layer : layer_list) x = layer->forward(x, masks);
+  for (size_t i = 0; i < layer_list.size(); ++i)
+    x = layer_list[i]->forward(x, masks, caches ? &(*caches)[i] : nullptr);
   return norm ? norm->forward(x) : x;
 }
 

@@ -55,8 +55,9 @@ class TransformerEncoderLayer : public Module {
  public:
   TransformerEncoderLayer(int64_t d_model, int64_t nhead, int64_t dim_feedforward = 2048,
                           const TransformerEncoderLayerOptions& options = {});
-  /// src (B, T, d_model) -> (B, T, d_model).
-  Tensor forward(const Tensor& src, const EncoderMasks& masks = {}) const;
+  /// src (B, T, d_model) -> (B, T, d_model). With a cache (decoder-only models decoding
+  /// incrementally), src holds only the new positions and attends to the cached ones too.
+  Tensor forward(const Tensor& src, const EncoderMasks& masks = {}, KVCache* cache = nullptr) const;
   std::string extra_repr() const override;
 
   std::shared_ptr<MultiheadAttention> self_attn;
@@ -94,7 +95,10 @@ class TransformerEncoder : public Module {
  public:
   TransformerEncoder(int64_t d_model, int64_t nhead, int64_t dim_feedforward, int64_t num_layers,
                      const TransformerEncoderLayerOptions& options = {}, bool final_norm = false);
-  Tensor forward(const Tensor& src, const EncoderMasks& masks = {}) const;
+  /// With caches (one per layer, see new_cache()), src holds only the new positions.
+  Tensor forward(const Tensor& src, const EncoderMasks& masks = {},
+                 std::vector<KVCache>* caches = nullptr) const;
+  std::vector<KVCache> new_cache() const { return std::vector<KVCache>(layer_list.size()); }
 
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;  ///< null without final_norm
