@@ -22,3 +22,5 @@
 #include "optim/optim.h"
 #include "models/config.h"
 #include "models/transformer_models.h"
+#include "models/generate.h"
+#include "models/metrics.h"
