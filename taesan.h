@@ -24,3 +24,4 @@
 #include "models/transformer_models.h"
 #include "models/generate.h"
 #include "models/metrics.h"
+#include "models/heads.h"

@@ -1,0 +1,194 @@
+// Heads, losses and transfer (see heads.h).
+#include "models/heads.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "autograd/factory.h"
+#include "nn/init.h"
+#include "nn/safetensors.h"
+#include "ops/ops.h"
+
+namespace taesan::models {
+namespace {
+
+void check_labels(int64_t num_labels, const char* who) {
+  TS_CHECK(num_labels >= 1, "{}: num_labels must be >= 1, got {}", who, num_labels);
+}
+
+void init_head(nn::Linear& l) {
+  nn::init::normal_(l.weight, 0.0, 0.02);
+  if (l.bias.defined()) nn::init::zeros_(l.bias);
+}
+
+}  // namespace
+
+Tensor lm_loss(const Tensor& logits, const Tensor& labels) {
+  TS_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
+               logits.size(1) == labels.size(1),
+           "lm_loss: logits {} and labels {} must be (B, T, V) and (B, T)", logits.describe(), labels.describe());
+  return cross_entropy(reshape(logits, {-1, logits.size(2)}), reshape(labels, {-1}));
+}
+
+Tensor causal_lm_loss(const Tensor& logits, const Tensor& input_ids) {
+  TS_CHECK(logits.dim() == 3 && input_ids.dim() == 2 && logits.size(1) == input_ids.size(1),
+           "causal_lm_loss: logits {} and input_ids {} must be (B, T, V) and (B, T)", logits.describe(),
+           input_ids.describe());
+  const int64_t T = input_ids.size(1);
+  TS_CHECK(T >= 2, "causal_lm_loss: needs at least 2 tokens, got {}", T);
+  // logits[:, t] predicts ids[:, t + 1]
+  return lm_loss(slice(logits, 1, 0, T - 1), slice(input_ids, 1, 1, T).contiguous());
+}
+
+// ---- masked LM ----
+
+MaskedLanguageModel::MaskedLanguageModel(const ModelConfig& c) {
+  body = register_module("body", std::make_shared<EncoderModel>(c));
+  transform = register_module("transform", std::make_shared<nn::Linear>(c.d_model, c.d_model));
+  transform_norm = register_module("transform_norm", std::make_shared<nn::LayerNorm>(c.d_model, c.layer_norm_eps));
+  output_bias = register_parameter("output_bias", zeros({c.vocab_size}));
+  init_head(*transform);
+}
+
+Tensor MaskedLanguageModel::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
+  Tensor h = body->forward(ids, mask, types).hidden;
+  h = transform_norm->forward(gelu(transform->forward(h)));
+  // logits = h Eᵀ + b, E the (tied) token embedding
+  return linear(h, body->word_embeddings->weight, output_bias);
+}
+
+// ---- sequence classification ----
+
+SequenceClassifier::SequenceClassifier(const ModelConfig& c, int64_t num_labels, double p) {
+  check_labels(num_labels, "SequenceClassifier");
+  body = register_module("body", std::make_shared<EncoderModel>(c));
+  dropout = register_module("dropout", std::make_shared<nn::Dropout>(p));
+  classifier = register_module("classifier", std::make_shared<nn::Linear>(c.d_model, num_labels));
+  init_head(*classifier);
+}
+
+Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
+  return classifier->forward(dropout->forward(body->forward(ids, mask, types).pooled));
+}
+
+Tensor SequenceClassifier::loss(const Tensor& logits, const Tensor& labels, const Tensor& w) const {
+  if (!w.defined()) return cross_entropy(logits, labels);
+  TS_CHECK(w.dim() == 1 && w.size(0) == logits.size(1) && w.dtype() == logits.dtype(),
+           "SequenceClassifier::loss: class weights {} must be ({}) {}", w.describe(), logits.size(1), logits.dtype());
+  // weighted mean: sum_i w[y_i] l_i / sum_i w[y_i]  (torch's weighted cross entropy)
+  Tensor per = cross_entropy(logits, labels, {.reduction = Reduction::None});
+  Tensor wi = index_select(w, 0, labels);
+  return div(sum(mul(per, wi)), sum(wi));
+}
+
+// ---- token classification ----
+
+TokenClassifier::TokenClassifier(const ModelConfig& c, int64_t num_labels, double p) {
+  check_labels(num_labels, "TokenClassifier");
+  body = register_module("body", std::make_shared<EncoderModel>(c));
+  dropout = register_module("dropout", std::make_shared<nn::Dropout>(p));
+  classifier = register_module("classifier", std::make_shared<nn::Linear>(c.d_model, num_labels));
+  init_head(*classifier);
+}
+
+Tensor TokenClassifier::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
+  return classifier->forward(dropout->forward(body->forward(ids, mask, types).hidden));
+}
+
+// ---- question answering ----
+
+QuestionAnswering::QuestionAnswering(const ModelConfig& c) {
+  body = register_module("body", std::make_shared<EncoderModel>(c));
+  qa_outputs = register_module("qa_outputs", std::make_shared<nn::Linear>(c.d_model, 2));
+  init_head(*qa_outputs);
+}
+
+Tensor QuestionAnswering::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
+  return qa_outputs->forward(body->forward(ids, mask, types).hidden);
+}
+
+Tensor QuestionAnswering::loss(const Tensor& logits, const Tensor& positions) {
+  TS_CHECK(logits.dim() == 3 && logits.size(2) == 2 && positions.dim() == 2 && positions.size(1) == 2 &&
+               positions.size(0) == logits.size(0),
+           "QuestionAnswering::loss: logits {} must be (B, T, 2) and positions {} (B, 2)", logits.describe(),
+           positions.describe());
+  Tensor start = squeeze(slice(logits, 2, 0, 1), 2), end = squeeze(slice(logits, 2, 1, 2), 2);
+  Tensor ps = squeeze(slice(positions, 1, 0, 1), 1).contiguous(), pe = squeeze(slice(positions, 1, 1, 2), 1).contiguous();
+  return mul(add(cross_entropy(start, ps), cross_entropy(end, pe)), 0.5);
+}
+
+Span QuestionAnswering::best_span(const Tensor& start_logits, const Tensor& end_logits,
+                                  const std::vector<bool>& allowed, int64_t max_len) {
+  std::vector<double> s = start_logits.to_vector<double>(), e = end_logits.to_vector<double>();
+  TS_CHECK(s.size() == e.size() && s.size() == allowed.size(),
+           "QuestionAnswering::best_span: {} start logits, {} end logits, {} allowed flags", s.size(), e.size(),
+           allowed.size());
+  TS_CHECK(!s.empty() && max_len >= 1, "QuestionAnswering::best_span: empty input or max_answer_length {}", max_len);
+  Span best{0, 0, s[0] + e[0]};
+  Span best_answer{-1, -1, -std::numeric_limits<double>::infinity()};
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (!allowed[i]) continue;
+    for (size_t j = i; j < s.size() && static_cast<int64_t>(j - i) < max_len; ++j) {
+      if (!allowed[j]) break;
+      double score = s[i] + e[j];
+      if (score > best_answer.score) best_answer = {static_cast<int64_t>(i), static_cast<int64_t>(j), score};
+    }
+  }
+  return best_answer.start >= 0 && best_answer.score > best.score ? best_answer : best;
+}
+
+// ---- transfer ----
+
+std::string TransferReport::summary() const {
+  return fmt::format("transfer: {} tensors loaded from the checkpoint, {} new (initialised here), {} "
+                     "checkpoint tensors unused{}{}",
+                     loaded.size(), new_.size(), skipped.size(),
+                     new_.empty() ? "" : fmt::format("; new: {}", fmt::join(new_, ", ")),
+                     skipped.empty() ? "" : fmt::format("; unused: {}", fmt::join(skipped, ", ")));
+}
+
+TransferReport load_pretrained_body(nn::Module& model, const std::string& path,
+                                    const std::string& source_prefix, const std::string& target_prefix) {
+  safetensors::Contents file = safetensors::load(path);
+  std::map<std::string, Tensor> targets;
+  for (auto& [name, t] : model.state_dict()) targets[name] = t;
+  TransferReport report;
+  nn::NamedTensors matched;
+  for (auto& [name, t] : file.tensors) {
+    if (name.rfind(source_prefix, 0) != 0) {
+      report.skipped.push_back(name);
+      continue;
+    }
+    std::string target = target_prefix + name.substr(source_prefix.size());
+    auto it = targets.find(target);
+    if (it == targets.end()) {
+      report.skipped.push_back(name);
+      continue;
+    }
+    TS_CHECK(it->second.shape() == t.shape(),
+             "load_pretrained_body: {} has shape {} in {} but {} in the model: the checkpoint comes "
+             "from another model configuration", name, shape_str(t.shape()), path, shape_str(it->second.shape()));
+    matched.push_back({target, t});
+    report.loaded.push_back(target);
+    targets.erase(it);
+  }
+  TS_CHECK(!matched.empty(),
+           "load_pretrained_body: no tensor of {} matches the model under prefix \"{}\" (is it a "
+           "checkpoint of this kind of model?)", path, source_prefix);
+  for (auto& [name, t] : targets) report.new_.push_back(name);
+  model.load_state_dict(matched, /*strict=*/false);
+  return report;
+}
+
+void freeze(nn::Module& model, const std::string& prefix, bool frozen) {
+  int64_t n = 0;
+  for (auto& [name, p] : model.named_parameters())
+    if (name.rfind(prefix, 0) == 0) {
+      Tensor(p).requires_grad_(!frozen);
+      ++n;
+    }
+  TS_CHECK(n > 0, "freeze: no parameter name starts with \"{}\"", prefix);
+}
+
+}  // namespace taesan::models
