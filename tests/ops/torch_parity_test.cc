@@ -7,137 +7,32 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "fixtures/fixture_reader.h"
 #include "taesan.h"
 
 namespace ts = taesan;
 
 namespace {
 
-// ---- the fixture file ----
+// ---- the fixture file (its reader is shared with the other parity tests) ----
 
-/// One tensor of a case: its name, dtype name, shape and values (row-major).
-struct Record {
-  std::string name;
-  std::string dtype;
-  ts::Shape shape;
-  std::vector<double> values;
-};
-
-/// One case in one dtype: inputs in file order, expected outputs, upstream and input gradients.
-struct FixtureCase {
-  std::string name;
-  std::string dtype;           ///< "float64" or "float32": the dtype of the float inputs
-  std::vector<Record> params;  ///< float inputs that require grad
-  std::vector<Record> inputs;  ///< int64 / bool inputs
-  std::vector<Record> outputs;
-  std::map<std::string, Record> grad_outputs;  ///< by output number
-  std::map<std::string, Record> grads;         ///< by param name
-};
-
-using Fixtures = std::map<std::string, FixtureCase>;  // key: "<name> <dtype>"
-
-Record parse_record(std::istringstream& line, const std::string& kind,
-                    const std::string& case_dtype, const std::string& where) {
-  Record r;
-  int64_t ndim = -1;
-  line >> r.name >> r.dtype >> ndim;
-  if (!line || ndim < 0) throw ts::Error(fmt::format("{}: malformed record header", where));
-  r.shape.resize(ndim);
-  int64_t n = 1;
-  for (auto& d : r.shape) {
-    line >> d;
-    n *= d;
-  }
-  // float32 inputs are printed as their shortest float32 repr: parse them as float (exact).
-  const bool as_float = case_dtype == "float32" && (kind == "param" || kind == "grad_output");
-  std::string token;
-  while (line >> token) {
-    const char* s = token.c_str();
-    char* end = nullptr;
-    double v = as_float ? static_cast<double>(std::strtof(s, &end)) : std::strtod(s, &end);
-    if (end == s || *end != '\0')
-      throw ts::Error(fmt::format("{}: bad value '{}' in record {}", where, token, r.name));
-    r.values.push_back(v);
-  }
-  if (static_cast<int64_t>(r.values.size()) != n)
-    throw ts::Error(fmt::format("{}: record {} has {} values, its shape {} needs {}", where, r.name,
-                                r.values.size(), ts::shape_str(r.shape), n));
-  return r;
-}
-
-Fixtures parse_fixtures(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw ts::Error(fmt::format("torch parity: cannot open the fixture file {}", path));
-  Fixtures fixtures;
-  FixtureCase* current = nullptr;
-  std::string text;
-  for (int line_no = 1; std::getline(file, text); ++line_no) {
-    const std::string where = fmt::format("{}:{}", path, line_no);
-    if (text.empty() || text[0] == '#') continue;
-    std::istringstream line(text);
-    std::string kind;
-    line >> kind;
-    if (kind == "case") {
-      FixtureCase c;
-      line >> c.name >> c.dtype;
-      const std::string key = c.name + " " + c.dtype;
-      if (current || fixtures.count(key))
-        throw ts::Error(fmt::format("{}: nested or repeated case {}", where, key));
-      current = &(fixtures[key] = std::move(c));
-    } else if (kind == "end") {
-      if (!current) throw ts::Error(fmt::format("{}: 'end' outside a case", where));
-      current = nullptr;
-    } else {
-      if (!current) throw ts::Error(fmt::format("{}: record outside a case", where));
-      Record r = parse_record(line, kind, current->dtype, where);
-      if (kind == "param")
-        current->params.push_back(std::move(r));
-      else if (kind == "input")
-        current->inputs.push_back(std::move(r));
-      else if (kind == "output")
-        current->outputs.push_back(std::move(r));
-      else if (kind == "grad_output")
-        current->grad_outputs[r.name] = std::move(r);
-      else if (kind == "grad")
-        current->grads[r.name] = std::move(r);
-      else
-        throw ts::Error(fmt::format("{}: unknown record kind '{}'", where, kind));
-    }
-  }
-  if (current) throw ts::Error(fmt::format("{}: case {} has no 'end'", path, current->name));
-  return fixtures;
-}
+using ts::fixtures::compare;
+using ts::fixtures::FixtureCase;
+using ts::fixtures::Fixtures;
+using ts::fixtures::float_dtype;
+using ts::fixtures::make_tensor;
+using ts::fixtures::Record;
 
 const Fixtures& fixtures() {
   static const Fixtures f =
-      parse_fixtures(std::string(TS_TEST_DIR) + "/fixtures/ops/ops_fixtures.txt");
+      ts::fixtures::parse_fixtures(std::string(TS_TEST_DIR) + "/fixtures/ops/ops_fixtures.txt");
   return f;
-}
-
-ts::DType float_dtype(const std::string& name) {
-  return name == "float32" ? ts::kFloat32 : ts::kFloat64;
-}
-
-ts::Tensor make_tensor(const Record& r, ts::DType float_type) {
-  if (r.dtype == "int64") {
-    std::vector<int64_t> v(r.values.begin(), r.values.end());
-    return ts::from_vector<int64_t>(v, r.shape);
-  }
-  if (r.dtype == "bool") {
-    std::vector<bool> v;
-    for (double x : r.values) v.push_back(x != 0);
-    return ts::from_vector<bool>(v, r.shape);
-  }
-  return ts::from_vector<double>(r.values, r.shape).to(float_type);
 }
 
 // ---- the C++ side of every case ----
@@ -474,47 +369,6 @@ const Table& loss_cases() {
       {"cross_entropy_wide", ce({.label_smoothing = 0.1})},
   };
   return t;
-}
-
-// ---- comparing ----
-
-/// Relative tolerance per float dtype; each element may differ by rtol * (|expected| + 0.1 * the
-/// largest |expected| of its tensor), so cancellation in sums does not need a looser rtol.
-double rtol_of(ts::DType d) { return d == ts::kFloat32 ? 1e-5 : 1e-10; }
-
-/// An empty string when `got` matches `expected`, else a description of the worst mismatch.
-std::string compare(const std::string& what, const ts::Tensor& got, const Record& expected,
-                    ts::DType float_type) {
-  if (!got.defined()) return fmt::format("{}: undefined tensor", what);
-  if (got.shape() != expected.shape)
-    return fmt::format("{}: shape {}, expected {}", what, ts::shape_str(got.shape()),
-                       ts::shape_str(expected.shape));
-  const bool is_float = expected.dtype != "int64" && expected.dtype != "bool";
-  const ts::DType want = is_float ? float_type : expected.dtype == "int64" ? ts::kInt64 : ts::kBool;
-  if (got.dtype() != want) return fmt::format("{}: dtype {}, expected {}", what, got.dtype(), want);
-  const std::vector<double> g = got.to_vector<double>();
-  const std::vector<double>& e = expected.values;
-  double scale = 0;
-  for (double v : e) scale = std::max(scale, std::abs(v));
-  if (scale == 0) scale = 1;
-  const double rtol = is_float ? rtol_of(float_type) : 0.0;
-  int64_t bad = 0, worst = -1;
-  double worst_ratio = 0;
-  for (size_t i = 0; i < e.size(); ++i) {
-    const double tol = rtol * (std::abs(e[i]) + 0.1 * scale);
-    const double diff = std::abs(g[i] - e[i]);
-    if (!(diff <= tol)) {
-      ++bad;
-      const double ratio = std::isnan(diff) ? INFINITY : diff / std::max(tol, 1e-300);
-      if (worst < 0 || ratio > worst_ratio) worst = static_cast<int64_t>(i), worst_ratio = ratio;
-    }
-  }
-  if (bad == 0) return "";
-  return fmt::format(
-      "{}: {} of {} elements differ; worst at flat index {}: got {:.17g}, expected {:.17g} "
-      "(|diff| {:.3g}, tolerance {:.3g})",
-      what, bad, e.size(), worst, g[worst], e[worst], std::abs(g[worst] - e[worst]),
-      rtol * (std::abs(e[worst]) + 0.1 * scale));
 }
 
 /// Runs one case in one dtype: forward values, then input gradients twice (plain backward and
