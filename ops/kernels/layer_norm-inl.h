@@ -52,14 +52,12 @@ HWY_INLINE void LayerNormRow(D d, const hn::TFromD<D>* x, const hn::TFromD<D>* w
   *mean_out = mean;
   *rstd_out = rstd;
   const auto vmean = hn::Set(d, mean), vrstd = hn::Set(d, rstd);
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     auto v = hn::Mul(hn::Sub(RowLoad(d, x + i, valid, T(0)), vmean), vrstd);
     if (w != nullptr) v = hn::Mul(v, RowLoad(d, w + i, valid, T(0)));
     if (b != nullptr) v = hn::Add(v, RowLoad(d, b + i, valid, T(0)));
     RowStore(d, v, y + i, valid);
-  }
+  });
 }
 
 /// Backward of one row. xhat = (x - mean) * rstd, gh = g * w (w null: 1).
@@ -92,9 +90,7 @@ HWY_INLINE void LayerNormBackwardRow(D d, const hn::TFromD<D>* x, const hn::TFro
     c1 = hn::Set(d, sum_gh * inv_cols);
     c2 = hn::Set(d, sum_ghx * inv_cols);
   }
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     const auto gv = RowLoad(d, g + i, valid, T(0));
     const auto xhat = xhat_at(i, valid);
     if (dw_acc != nullptr)
@@ -106,7 +102,7 @@ HWY_INLINE void LayerNormBackwardRow(D d, const hn::TFromD<D>* x, const hn::TFro
       const auto v = hn::Mul(vrstd, hn::NegMulAdd(xhat, c2, hn::Sub(gh, c1)));
       RowStore(d, v, dx + i, valid);
     }
-  }
+  });
 }
 
 // ---- whole arrays ----

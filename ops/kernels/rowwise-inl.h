@@ -162,12 +162,21 @@ HWY_INLINE hn::TFromD<D> RowMax(D d, const hn::TFromD<D>* x, size_t count) {
   return hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3))));
 }
 
+/// Calls body(i, valid) for the vectors of [0, count): every full vector (valid == Lanes, a
+/// constant the loads and stores of the body fold on), then the partial tail if any.
+template <class D, class Body>
+HWY_INLINE void RowForEach(D d, size_t count, const Body& body) {
+  const size_t n = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + n <= count; i += n) body(i, n);
+  if (i < count) body(i, count - i);
+}
+
 /// Writes `value` to y[0, count).
 template <class D>
 HWY_INLINE void RowFill(D d, hn::TFromD<D>* y, size_t count, hn::TFromD<D> value) {
-  const size_t n = hn::Lanes(d);
   const auto v = hn::Set(d, value);
-  for (size_t i = 0; i < count; i += n) RowStore(d, v, y + i, std::min(n, count - i));
+  RowForEach(d, count, [&](size_t i, size_t valid) { RowStore(d, v, y + i, valid); });
 }
 
 }  // namespace taesan::kernels::HWY_NAMESPACE

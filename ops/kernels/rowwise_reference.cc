@@ -1,4 +1,5 @@
-// Scalar references of the row kernels (rowwise.h): plain loops in double precision, one row at a
+// Scalar references of the row kernels (rowwise.h): plain loops in double precision (sums in long
+// double, so that double kernels are checked against something more accurate), one row at a
 // time, no SIMD and no threads. Tests compare the Highway kernels with these; benchmarks show
 // both. Same contracts for all -inf rows (softmax 0, log-softmax/logsumexp -inf) and NaN rows.
 #include <algorithm>
@@ -14,6 +15,9 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Accumulator of every sum.
+using Acc = long double;
 
 /// Max of a row in double; NaN if any element is NaN; -inf for an empty row.
 template <typename T>
@@ -32,9 +36,9 @@ template <typename T>
 double row_logsumexp(const T* x, int64_t cols) {
   const double m = row_max(x, cols);
   if (!std::isfinite(m)) return m;
-  double s = 0;
+  Acc s = 0;
   for (int64_t c = 0; c < cols; ++c) s += std::exp(static_cast<double>(x[c]) - m);
-  return m + std::log(s);
+  return m + std::log(static_cast<double>(s));
 }
 
 template <typename T>
@@ -48,9 +52,9 @@ void softmax(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
       for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(fill);
       continue;
     }
-    double s = 0;
-    for (int64_t c = 0; c < cols; ++c) s += std::exp(static_cast<double>(xr[c]) - m);
-    const double log_s = std::log(s);
+    Acc acc = 0;
+    for (int64_t c = 0; c < cols; ++c) acc += std::exp(static_cast<double>(xr[c]) - m);
+    const double s = static_cast<double>(acc), log_s = std::log(s);
     for (int64_t c = 0; c < cols; ++c) {
       const double v = static_cast<double>(xr[c]) - m;
       yr[c] = static_cast<T>(log ? v - log_s : std::exp(v) / s);
@@ -63,9 +67,10 @@ void softmax_backward(const T* y, const T* g, T* dx, int64_t rows, int64_t cols,
   for (int64_t r = 0; r < rows; ++r) {
     const T *yr = y + r * cols, *gr = g + r * cols;
     T* dxr = dx + r * cols;
-    double s = 0;  // softmax: sum(g * y); log_softmax: sum(g)
+    Acc acc = 0;  // softmax: sum(g * y); log_softmax: sum(g)
     for (int64_t c = 0; c < cols; ++c)
-      s += static_cast<double>(gr[c]) * (log ? 1.0 : static_cast<double>(yr[c]));
+      acc += static_cast<double>(gr[c]) * (log ? 1.0 : static_cast<double>(yr[c]));
+    const double s = static_cast<double>(acc);
     for (int64_t c = 0; c < cols; ++c) {
       const double yv = static_cast<double>(yr[c]), gv = static_cast<double>(gr[c]);
       dxr[c] = static_cast<T>(log ? gv - std::exp(yv) * s : yv * (gv - s));
@@ -83,14 +88,14 @@ void layer_norm_fwd(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, 
                     int64_t cols, double eps) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
-    double mu = 0, var = 0;
-    for (int64_t c = 0; c < cols; ++c) mu += static_cast<double>(xr[c]);
-    mu = cols > 0 ? mu / static_cast<double>(cols) : 0.0;
+    Acc sum = 0, sum_sq = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += static_cast<Acc>(xr[c]);
+    const double mu = cols > 0 ? static_cast<double>(sum / static_cast<Acc>(cols)) : 0.0;
     for (int64_t c = 0; c < cols; ++c) {
-      const double v = static_cast<double>(xr[c]) - mu;
-      var += v * v;
+      const Acc v = static_cast<Acc>(xr[c]) - static_cast<Acc>(mu);
+      sum_sq += v * v;
     }
-    var = cols > 0 ? var / static_cast<double>(cols) : 0.0;
+    const double var = cols > 0 ? static_cast<double>(sum_sq / static_cast<Acc>(cols)) : 0.0;
     const double rs = 1.0 / std::sqrt(var + eps);
     for (int64_t c = 0; c < cols; ++c) {
       double v = (static_cast<double>(xr[c]) - mu) * rs;
@@ -106,7 +111,7 @@ void layer_norm_fwd(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, 
 template <typename T>
 void layer_norm_bwd(const T* x, const T* g, const T* w, const T* mean, const T* rstd, T* dx, T* dw,
                     T* db, int64_t rows, int64_t cols) {
-  std::vector<double> sw(static_cast<size_t>(cols), 0.0), sb(static_cast<size_t>(cols), 0.0);
+  std::vector<Acc> sw(static_cast<size_t>(cols), 0.0), sb(static_cast<size_t>(cols), 0.0);
   for (int64_t r = 0; r < rows; ++r) {
     const T *xr = x + r * cols, *gr = g + r * cols;
     const double mu = static_cast<double>(mean[r]), rs = static_cast<double>(rstd[r]);
@@ -114,15 +119,16 @@ void layer_norm_bwd(const T* x, const T* g, const T* w, const T* mean, const T* 
     auto gh = [&](int64_t c) {
       return static_cast<double>(gr[c]) * (w != nullptr ? static_cast<double>(w[c]) : 1.0);
     };
-    double a = 0, bsum = 0;
+    Acc sum_gh = 0, sum_ghx = 0;
     for (int64_t c = 0; c < cols; ++c) {
-      a += gh(c);
-      bsum += gh(c) * xhat(c);
+      sum_gh += gh(c);
+      sum_ghx += gh(c) * xhat(c);
       sw[static_cast<size_t>(c)] += static_cast<double>(gr[c]) * xhat(c);
       sb[static_cast<size_t>(c)] += static_cast<double>(gr[c]);
     }
     if (dx == nullptr) continue;
-    const double n = static_cast<double>(cols);
+    const double n = static_cast<double>(cols), a = static_cast<double>(sum_gh),
+                 bsum = static_cast<double>(sum_ghx);
     for (int64_t c = 0; c < cols; ++c)
       dx[r * cols + c] = static_cast<T>(rs * (gh(c) - a / n - xhat(c) * bsum / n));
   }
@@ -155,9 +161,9 @@ void ce_fwd(const T* x, const int64_t* targets, T* loss, T* lse, int64_t rows, i
     }
     double v = (1.0 - ls) * (l - static_cast<double>(xr[t]));
     if (ls != 0.0) {
-      double sx = 0;
+      Acc sx = 0;
       for (int64_t c = 0; c < cols; ++c) sx += static_cast<double>(xr[c]);
-      v += ls * (l - sx / static_cast<double>(cols));
+      v += ls * (l - static_cast<double>(sx / static_cast<Acc>(cols)));
     }
     loss[r] = static_cast<T>(v);
   }
@@ -186,7 +192,7 @@ template <typename T>
 void sum(const T* x, T* out, int64_t outer, int64_t n, int64_t inner) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
-      double s = 0;
+      Acc s = 0;
       for (int64_t j = 0; j < n; ++j) s += static_cast<double>(x[(o * n + j) * inner + i]);
       out[o * inner + i] = static_cast<T>(s);
     }

@@ -71,28 +71,36 @@ HWY_INLINE void SoftmaxRow(D d, const hn::TFromD<D>* x, hn::TFromD<D>* y, size_t
   }
   const T sum = RowSumExp(d, x, y, cols, m, nullptr);  // >= 1: the max contributes exp(0)
   const auto inv = hn::Set(d, T(1) / sum);
-  const size_t n = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + n <= cols; i += n) hn::StoreU(hn::Mul(hn::LoadU(d, y + i), inv), d, y + i);
-  if (i < cols) RowStore(d, hn::Mul(RowLoad(d, y + i, cols - i, T(0)), inv), y + i, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
+    RowStore(d, hn::Mul(RowLoad(d, y + i, valid, T(0)), inv), y + i, valid);
+  });
 }
 
-/// Returns log(sum(exp(x))) of one row: -inf for empty / all -inf rows, NaN with NaN entries,
-/// +inf with +inf entries. Also returns the row max through m_out and sum(x) through sum_x
-/// when not null.
+/// Splits log(sum(exp(x))) of one row into its max m (returned) and log_sum = log(sum(exp(x - m)))
+/// (0 when m is not finite: -inf for empty / all -inf rows, NaN with NaN entries, +inf with
+/// +inf entries; then lse = m). Also returns sum(x) through sum_x when not null.
 template <class D>
-HWY_INLINE hn::TFromD<D> LogSumExpRow(D d, const hn::TFromD<D>* x, size_t cols,
-                                      hn::TFromD<D>* m_out, hn::TFromD<D>* sum_x) {
+HWY_INLINE hn::TFromD<D> RowLogSumExpParts(D d, const hn::TFromD<D>* x, size_t cols,
+                                           hn::TFromD<D>* log_sum, hn::TFromD<D>* sum_x) {
   using T = hn::TFromD<D>;
   const T m = RowMax(d, x, cols);
-  if (m_out != nullptr) *m_out = m;
+  *log_sum = T(0);
   if (!RowMaxIsFinite(m)) {
     if (sum_x != nullptr)
       *sum_x =
           RowSum(d, cols, [&](size_t i, size_t valid) { return RowLoad(d, x + i, valid, T(0)); });
     return m;
   }
-  return m + std::log(RowSumExp(d, x, nullptr, cols, m, sum_x));
+  *log_sum = std::log(RowSumExp(d, x, nullptr, cols, m, sum_x));
+  return m;
+}
+
+/// log(sum(exp(x))) of one row (see RowLogSumExpParts for non-finite rows).
+template <class D>
+HWY_INLINE hn::TFromD<D> LogSumExpRow(D d, const hn::TFromD<D>* x, size_t cols) {
+  hn::TFromD<D> log_sum;
+  const auto m = RowLogSumExpParts(d, x, cols, &log_sum, nullptr);
+  return m + log_sum;
 }
 
 /// y = log_softmax(x) = (x - max) - log(sum(exp(x - max))) over one row (y may alias x).
@@ -107,12 +115,10 @@ HWY_INLINE void LogSoftmaxRow(D d, const hn::TFromD<D>* x, hn::TFromD<D>* y, siz
   }
   const auto vm = hn::Set(d, m);
   const auto vlog = hn::Set(d, std::log(RowSumExp(d, x, nullptr, cols, m, nullptr)));
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     const auto v = RowLoad(d, x + i, valid, T(0));
     RowStore(d, hn::Sub(hn::Sub(v, vm), vlog), y + i, valid);
-  }
+  });
 }
 
 /// dx = y * (g - sum(g * y)) over one row (dx may alias y or g).
@@ -124,12 +130,10 @@ HWY_INLINE void SoftmaxBackwardRow(D d, const hn::TFromD<D>* y, const hn::TFromD
     return hn::Mul(RowLoad(d, g + i, valid, T(0)), RowLoad(d, y + i, valid, T(0)));
   });
   const auto vdot = hn::Set(d, dot);
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     const auto yv = RowLoad(d, y + i, valid, T(0)), gv = RowLoad(d, g + i, valid, T(0));
     RowStore(d, hn::Mul(yv, hn::Sub(gv, vdot)), dx + i, valid);
-  }
+  });
 }
 
 /// dx = g - exp(y) * sum(g) over one row, y = log_softmax output (dx may alias y or g).
@@ -140,28 +144,28 @@ HWY_INLINE void LogSoftmaxBackwardRow(D d, const hn::TFromD<D>* y, const hn::TFr
   const T sum =
       RowSum(d, cols, [&](size_t i, size_t valid) { return RowLoad(d, g + i, valid, T(0)); });
   const auto vsum = hn::Set(d, sum);
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     // Pad y with -inf so the padded lanes compute exp(-inf) = 0 (never overflow).
     const auto yv = RowLoad(d, y + i, valid, -std::numeric_limits<T>::infinity());
     const auto gv = RowLoad(d, g + i, valid, T(0));
     RowStore(d, hn::NegMulAdd(hn::Exp(d, yv), vsum, gv), dx + i, valid);
-  }
+  });
 }
 
 /// Loss of one row of cross entropy with label smoothing ls (target t valid):
-/// (1 - ls) * (lse - x[t]) + ls * (lse - mean(x)); lse written through lse_out.
+/// (1 - ls) * (lse - x[t]) + ls * (lse - mean(x)); lse written through lse_out. lse - x[t] is
+/// computed as (m - x[t]) + log_sum: exact differences of nearby values, so large logits (1e4 in
+/// float) keep the loss accurate to its own size rather than to lse's rounding.
 template <class D>
 HWY_INLINE hn::TFromD<D> CrossEntropyRow(D d, const hn::TFromD<D>* x, size_t cols, size_t t,
                                          double ls, hn::TFromD<D>* lse_out) {
   using T = hn::TFromD<D>;
-  T sum_x = 0;
-  const T lse = LogSumExpRow(d, x, cols, nullptr, ls != 0.0 ? &sum_x : nullptr);
-  *lse_out = lse;
-  const T nll = lse - x[t];
+  T log_sum, sum_x = 0;
+  const T m = RowLogSumExpParts(d, x, cols, &log_sum, ls != 0.0 ? &sum_x : nullptr);
+  *lse_out = m + log_sum;
+  const T nll = (m - x[t]) + log_sum;
   if (ls == 0.0) return nll;
-  const T smooth = lse - sum_x / static_cast<T>(cols);
+  const T smooth = (m - sum_x / static_cast<T>(cols)) + log_sum;
   return static_cast<T>(1.0 - ls) * nll + static_cast<T>(ls) * smooth;
 }
 
@@ -174,13 +178,11 @@ HWY_INLINE void CrossEntropyBackwardRow(D d, const hn::TFromD<D>* x, size_t cols
   const T xt = x[t];  // read before dx (possibly aliasing x) is written
   const T smooth = static_cast<T>(ls / static_cast<double>(cols));
   const auto vlse = hn::Set(d, lse), vsmooth = hn::Set(d, smooth), vg = hn::Set(d, grow);
-  const size_t n = hn::Lanes(d);
-  for (size_t i = 0; i < cols; i += n) {
-    const size_t valid = std::min(n, cols - i);
+  RowForEach(d, cols, [&](size_t i, size_t valid) {
     const auto v = RowLoad(d, x + i, valid, -std::numeric_limits<T>::infinity());
     const auto p = hn::Exp(d, hn::Sub(v, vlse));
     RowStore(d, hn::Mul(vg, hn::Sub(p, vsmooth)), dx + i, valid);
-  }
+  });
   dx[t] = grow * (std::exp(xt - lse) - static_cast<T>(1.0 - ls) - smooth);
 }
 
@@ -229,7 +231,7 @@ HWY_NOINLINE void LogSumExpRows(const T* x, T* out, int64_t rows, int64_t cols) 
   const hn::ScalableTag<T> d;
   parallel_for(rows, RowGrain(cols), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
-      out[r] = LogSumExpRow(d, x + r * cols, static_cast<size_t>(cols), nullptr, nullptr);
+      out[r] = LogSumExpRow(d, x + r * cols, static_cast<size_t>(cols));
   });
 }
 
@@ -243,7 +245,7 @@ HWY_NOINLINE void CrossEntropyForwardRows(const T* x, const int64_t* targets, T*
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * cols;
       if (targets[r] == ignore_index) {
-        lse[r] = LogSumExpRow(d, xr, static_cast<size_t>(cols), nullptr, nullptr);
+        lse[r] = LogSumExpRow(d, xr, static_cast<size_t>(cols));
         loss[r] = T(0);
       } else {
         loss[r] = CrossEntropyRow(d, xr, static_cast<size_t>(cols), static_cast<size_t>(targets[r]),
