@@ -25,3 +25,4 @@
 #include "models/generate.h"
 #include "models/metrics.h"
 #include "models/heads.h"
+#include "data/data.h"

@@ -1,6 +1,7 @@
 // Tokenizer benchmarks on the dataset pack's pretraining text (~5 MB, English + Korean):
 // training an 8,000-token byte-level BPE vocabulary, and encoding MB/s single-threaded (with a
-// cold and a warm word cache) and batched over the thread pool.
+// cold and a warm word cache) and batched over the thread pool. Single-threaded benchmarks report
+// CPU time (stable on a shared machine); the batched one reports wall time.
 // Data: $TS_DATA_DIR, else ../shared/data beside the checkout (found from this file's path).
 #include <benchmark/benchmark.h>
 
@@ -67,7 +68,7 @@ void BM_TrainBpe8k(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * corpus_bytes());
   state.counters["MB"] = static_cast<double>(corpus_bytes()) / 1e6;
 }
-BENCHMARK(BM_TrainBpe8k)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_TrainBpe8k)->Unit(benchmark::kSecond)->Iterations(3);
 
 // Single thread, a fresh tokenizer (empty word cache) for each pass over the corpus.
 void BM_EncodeCold(benchmark::State& state) {
@@ -83,7 +84,7 @@ void BM_EncodeCold(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * corpus_bytes());
   state.counters["tokens"] = static_cast<double>(tokens) / static_cast<double>(state.iterations());
 }
-BENCHMARK(BM_EncodeCold)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EncodeCold)->Unit(benchmark::kMillisecond);
 
 // Single thread, word cache already filled.
 void BM_EncodeWarm(benchmark::State& state) {
@@ -95,7 +96,7 @@ void BM_EncodeWarm(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * corpus_bytes());
 }
-BENCHMARK(BM_EncodeWarm)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EncodeWarm)->Unit(benchmark::kMillisecond);
 
 // encode_batch over the thread pool (per-chunk caches, so cold each time).
 void BM_EncodeBatch(benchmark::State& state) {

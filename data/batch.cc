@@ -12,10 +12,14 @@ namespace {
 
 const char* kind_name(LabelKind k) {
   switch (k) {
-    case LabelKind::kNone: return "none";
-    case LabelKind::kPerToken: return "per-token";
-    case LabelKind::kPerSequence: return "per-sequence";
-    case LabelKind::kTarget: return "target";
+    case LabelKind::kNone:
+      return "none";
+    case LabelKind::kPerToken:
+      return "per-token";
+    case LabelKind::kPerSequence:
+      return "per-sequence";
+    case LabelKind::kTarget:
+      return "target";
   }
   return "?";
 }
@@ -64,8 +68,8 @@ Batch collate(const std::vector<const Example*>& examples, const CollateOptions&
         break;
       case LabelKind::kPerToken:
         TS_CHECK(e.labels.size() == e.input_ids.size(),
-                 "collate: example {} has {} per-token labels for {} input_ids", i,
-                 e.labels.size(), e.input_ids.size());
+                 "collate: example {} has {} per-token labels for {} input_ids", i, e.labels.size(),
+                 e.input_ids.size());
         break;
       case LabelKind::kPerSequence:
         TS_CHECK(!e.labels.empty() && e.labels.size() == first.labels.size(),
@@ -139,7 +143,8 @@ void Batcher::set_epoch(int64_t epoch) {
     for (int64_t i = 0; i < n; ++i) order[i] = i;
   }
   plan_.clear();
-  auto cut = [&](std::vector<int64_t>::const_iterator begin, std::vector<int64_t>::const_iterator end) {
+  auto cut = [&](std::vector<int64_t>::const_iterator begin,
+                 std::vector<int64_t>::const_iterator end) {
     for (auto it = begin; it < end; it += std::min<int64_t>(bs, end - it)) {
       plan_.emplace_back(it, it + std::min<int64_t>(bs, end - it));
     }
@@ -158,13 +163,12 @@ void Batcher::set_epoch(int64_t epoch) {
     }
   }
   if (options_.drop_last) {
-    std::erase_if(plan_, [&](const std::vector<int64_t>& b) {
-      return static_cast<int64_t>(b.size()) < bs;
-    });
+    std::erase_if(
+        plan_, [&](const std::vector<int64_t>& b) { return static_cast<int64_t>(b.size()) < bs; });
   }
   if (options_.bucket_by_length && options_.shuffle) {
-    std::vector<int64_t> perm = random_permutation(static_cast<int64_t>(plan_.size()),
-                                                   options_.seed, static_cast<uint64_t>(epoch) * 2 + 1);
+    std::vector<int64_t> perm = random_permutation(
+        static_cast<int64_t>(plan_.size()), options_.seed, static_cast<uint64_t>(epoch) * 2 + 1);
     std::vector<std::vector<int64_t>> shuffled;
     shuffled.reserve(plan_.size());
     for (int64_t p : perm) shuffled.push_back(std::move(plan_[p]));

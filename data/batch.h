@@ -27,7 +27,7 @@ struct Batch {
 
 /// Options of collate.
 struct CollateOptions {
-  int64_t pad_id = 0;                  ///< id of [PAD]
+  int64_t pad_id = 0;                   ///< id of [PAD]
   int64_t label_pad_id = kIgnoreIndex;  ///< padding of per-token and target labels
 };
 
@@ -41,9 +41,9 @@ Batch collate(const std::vector<Example>& examples, const CollateOptions& option
 /// Options of Batcher.
 struct BatcherOptions {
   int64_t batch_size = 32;
-  bool shuffle = true;       ///< a new order each epoch, fixed by (seed, epoch)
+  bool shuffle = true;  ///< a new order each epoch, fixed by (seed, epoch)
   uint64_t seed = 0;
-  bool drop_last = false;    ///< drop a last, smaller batch
+  bool drop_last = false;  ///< drop a last, smaller batch
   /// Sort pools of `bucket_pool_batches` batches by length before cutting them into batches
   /// (less padding); the batches are then shuffled.
   bool bucket_by_length = false;

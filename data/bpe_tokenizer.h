@@ -19,7 +19,7 @@
 namespace taesan::data {
 
 /// The special tokens of the pack's models, in their conventional order.
-inline const std::vector<std::string> kDefaultSpecialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]",
+inline const std::vector<std::string> kDefaultSpecialTokens = {"[PAD]",  "[UNK]", "[CLS]", "[SEP]",
                                                                "[MASK]", "[BOS]", "[EOS]"};
 
 /// Options of BpeTokenizer::train.
@@ -100,8 +100,8 @@ class BpeTokenizer {
   };
   struct Cache;
 
-  BpeTokenizer(std::vector<std::string> vocab, std::vector<bool> special,
-               std::vector<Merge> merges, bool use_regex);
+  BpeTokenizer(std::vector<std::string> vocab, std::vector<bool> special, std::vector<Merge> merges,
+               bool use_regex);
 
   // Appends the ids of one pre-token (no special tokens inside) to `out`.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -118,7 +118,7 @@ class BpeTokenizer {
 
   std::vector<std::string> vocab_;  // raw bytes, or the text of a special token
   std::vector<bool> special_;
-  std::vector<Merge> merges_;       // rank order
+  std::vector<Merge> merges_;  // rank order
   bool use_regex_ = true;
   std::unordered_map<std::string, int32_t> bytes_to_id_;    // regular tokens by raw bytes
   std::unordered_map<std::string, int32_t> special_to_id_;  // special tokens by text

@@ -3,10 +3,9 @@
 // as added tokens. Loading accepts both merge spellings ("a b" and ["a", "b"]) and rejects, with a
 // clear error, the features this tokenizer does not implement (normalizers, prefix space, ...).
 // A post-processor is ignored: encode() never adds special tokens; the datasets add them.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "autograd/error.h"
 #include "data/bpe_tokenizer.h"
@@ -130,7 +129,8 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
   }
   try {
     TS_CHECK(root.is_object() && root.contains("model") && root["model"].is_object(),
-             "BpeTokenizer::load: '{}' has no \"model\" object (expected a tokenizer.json)", source);
+             "BpeTokenizer::load: '{}' has no \"model\" object (expected a tokenizer.json)",
+             source);
     const Json& model = root["model"];
     std::string type = model.value("type", "BPE");
     TS_CHECK(type == "BPE", "BpeTokenizer::load: '{}': model type '{}' is not supported (BPE only)",
@@ -164,7 +164,8 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
       }
     }
     int64_t size = 0;
-    for (const auto& [tok, id] : model["vocab"].items()) size = std::max(size, id.get<int64_t>() + 1);
+    for (const auto& [tok, id] : model["vocab"].items())
+      size = std::max(size, id.get<int64_t>() + 1);
     for (const auto& [id, content] : added) size = std::max(size, id + 1);
     TS_CHECK(size <= static_cast<int64_t>(model["vocab"].size() + added.size()),
              "BpeTokenizer::load: '{}': largest id {} leaves holes in a vocabulary of {} tokens",

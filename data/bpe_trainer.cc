@@ -47,8 +47,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts,
            "BpeTokenizer::train: vocab_size {} is smaller than the {} special tokens + 256 byte "
            "tokens",
            options.vocab_size, num_special);
-  TS_CHECK(options.vocab_size <= (int64_t{1} << 30), "BpeTokenizer::train: vocab_size {} is too large",
-           options.vocab_size);
+  TS_CHECK(options.vocab_size <= (int64_t{1} << 30),
+           "BpeTokenizer::train: vocab_size {} is too large", options.vocab_size);
   TS_CHECK(options.min_frequency >= 1, "BpeTokenizer::train: min_frequency {} must be >= 1",
            options.min_frequency);
 
@@ -110,7 +110,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts,
       uint64_t key = key_of(s[i], s[i + 1]);
       pair_count[key] += words[w].count;
       auto& list = pair_words[key];
-      if (list.empty() || list.back() != static_cast<int32_t>(w)) list.push_back(static_cast<int32_t>(w));
+      if (list.empty() || list.back() != static_cast<int32_t>(w))
+        list.push_back(static_cast<int32_t>(w));
     }
   }
   std::priority_queue<HeapEntry> heap;
@@ -148,9 +149,11 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts,
     }
     merges.push_back({left, right, result});
     pair_count.erase(count_it);
-    auto words_it = pair_words.find(top.pair);
-    touched = std::move(words_it->second);
-    pair_words.erase(words_it);
+    touched.clear();
+    if (auto words_it = pair_words.find(top.pair); words_it != pair_words.end()) {
+      touched = std::move(words_it->second);
+      pair_words.erase(words_it);
+    }
     std::sort(touched.begin(), touched.end());
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
 

@@ -45,8 +45,9 @@ ClassificationDataset load_classification_tsv(const std::string& path,
   ds.examples.reserve(encoded.size());
   for (size_t i = 0; i < encoded.size(); ++i) {
     auto label = ds.labels.find(raw_labels[i]);
-    TS_CHECK(label.has_value(), "load_classification_tsv: '{}' line {}: unknown label '{}' (known: '{}')",
-             path, ds.lines[i], raw_labels[i], fmt::join(ds.labels.labels(), "', '"));
+    TS_CHECK(label.has_value(),
+             "load_classification_tsv: '{}' line {}: unknown label '{}' (known: '{}')", path,
+             ds.lines[i], raw_labels[i], fmt::join(ds.labels.labels(), "', '"));
     Example e;
     const size_t keep = std::min(encoded[i].size(), static_cast<size_t>(options.max_length - 2));
     e.input_ids.reserve(keep + 2);

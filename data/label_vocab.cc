@@ -55,8 +55,8 @@ LabelVocab LabelVocab::load(const std::string& path) {
   std::vector<std::string> lines = read_lines(path);
   LabelVocab vocab;
   for (size_t i = 0; i < lines.size(); ++i) {
-    TS_CHECK(!vocab.find(lines[i]).has_value(), "LabelVocab::load: '{}' line {}: label '{}' repeats",
-             path, i + 1, lines[i]);
+    TS_CHECK(!vocab.find(lines[i]).has_value(),
+             "LabelVocab::load: '{}' line {}: label '{}' repeats", path, i + 1, lines[i]);
     vocab.add(lines[i]);
   }
   return vocab;

@@ -91,7 +91,8 @@ NerDataset load_conll_ner(const std::string& path, const BpeTokenizer& tokenizer
   // Every word of every sentence, with the space GPT-2 would see before it.
   std::vector<std::string> pieces;
   for (const auto& s : ds.sentences) {
-    for (size_t w = 0; w < s.words.size(); ++w) pieces.push_back(w == 0 ? s.words[w] : " " + s.words[w]);
+    for (size_t w = 0; w < s.words.size(); ++w)
+      pieces.push_back(w == 0 ? s.words[w] : " " + s.words[w]);
   }
   std::vector<std::vector<int64_t>> encoded = tokenizer.encode_batch(pieces);
   size_t next_piece = 0;
@@ -108,8 +109,7 @@ NerDataset load_conll_ner(const std::string& path, const BpeTokenizer& tokenizer
       const auto& ids = encoded[next_piece++];
       auto tag = ds.labels.find(s.tags[w]);
       TS_CHECK(tag.has_value(), "load_conll_ner: '{}' line {}: unknown tag '{}' (known: '{}')",
-               path, s.lines[w], s.tags[w],
-               fmt::join(ds.labels.labels(), "', '"));
+               path, s.lines[w], s.tags[w], fmt::join(ds.labels.labels(), "', '"));
       for (size_t k = 0; k < ids.size(); ++k) {
         if (e.input_ids.size() - 1 >= room) {
           cut = true;
@@ -128,7 +128,8 @@ NerDataset load_conll_ner(const std::string& path, const BpeTokenizer& tokenizer
     ds.examples.push_back(std::move(e));
     ds.word_ids.push_back(std::move(words));
     if (options.progress) {
-      options.progress(path, static_cast<int64_t>(si + 1), static_cast<int64_t>(ds.sentences.size()));
+      options.progress(path, static_cast<int64_t>(si + 1),
+                       static_cast<int64_t>(ds.sentences.size()));
     }
   }
   return ds;

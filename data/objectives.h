@@ -14,11 +14,11 @@ namespace taesan::data {
 
 /// Options of mask_tokens.
 struct MlmOptions {
-  int64_t mask_id = -1;        ///< id of [MASK] (required)
-  int64_t vocab_size = 0;      ///< random replacements are drawn from [0, vocab_size) minus specials
+  int64_t mask_id = -1;    ///< id of [MASK] (required)
+  int64_t vocab_size = 0;  ///< random replacements are drawn from [0, vocab_size) minus specials
   std::vector<int64_t> special_ids = {};  ///< never masked, never drawn as random replacements
-  double probability = 0.15;     ///< chance that a (non-special) token is selected
-  double mask_fraction = 0.8;    ///< of the selected: replaced by [MASK]
+  double probability = 0.15;              ///< chance that a (non-special) token is selected
+  double mask_fraction = 0.8;             ///< of the selected: replaced by [MASK]
   double random_fraction = 0.1;  ///< of the selected: replaced by a random token (the rest: kept)
 };
 
@@ -44,11 +44,11 @@ std::vector<std::string> sentinel_tokens(int64_t n);
 
 /// Options of span_corruption.
 struct SpanCorruptionOptions {
-  double noise_density = 0.15;     ///< fraction of tokens masked
-  double mean_span_length = 3.0;   ///< average length of a masked span
+  double noise_density = 0.15;             ///< fraction of tokens masked
+  double mean_span_length = 3.0;           ///< average length of a masked span
   std::vector<int64_t> sentinel_ids = {};  ///< one per span, in order (T5: <extra_id_0>, ...)
-  int64_t eos_id = -1;             ///< appended to inputs and targets when >= 0
-  int64_t decoder_start_id = 0;    ///< first decoder input (T5 uses the pad id)
+  int64_t eos_id = -1;                     ///< appended to inputs and targets when >= 0
+  int64_t decoder_start_id = 0;            ///< first decoder input (T5 uses the pad id)
 };
 
 /// SpanCorruptionOptions for `tokenizer`, with its "<extra_id_i>" sentinels (all it has) and

@@ -12,9 +12,8 @@ ParallelDataset load_parallel_tsv(const std::string& path, const BpeTokenizer& t
   TS_CHECK(options.max_source_length >= 2 && options.max_target_length >= 2,
            "load_parallel_tsv: max_source_length {} and max_target_length {} must be >= 2",
            options.max_source_length, options.max_target_length);
-  TsvFile file = read_tsv(path, {.min_columns = 2,
-                                 .has_header = options.has_header,
-                                 .progress = options.progress});
+  TsvFile file = read_tsv(
+      path, {.min_columns = 2, .has_header = options.has_header, .progress = options.progress});
   int64_t src_col = options.source_column.resolve(file);
   int64_t tgt_col = options.target_column.resolve(file);
   if (options.reverse) std::swap(src_col, tgt_col);

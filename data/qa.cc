@@ -1,9 +1,8 @@
 // SQuAD-style JSONL reading (character -> byte offsets, answer checks) and windowed encoding.
 #include "data/qa.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "autograd/error.h"
 #include "data/unicode.h"
@@ -63,9 +62,10 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
              path, number, r.answer_start_char, count_chars(r.context));
     if (r.context.compare(r.answer_start_byte, r.answer_text.size(), r.answer_text) != 0) {
       std::string found = r.context.substr(r.answer_start_byte, r.answer_text.size());
-      fail("read_squad_jsonl: '{}' line {}: answer_text '{}' does not match the context at "
-           "character {} (found '{}')",
-           path, number, r.answer_text, r.answer_start_char, found);
+      fail(
+          "read_squad_jsonl: '{}' line {}: answer_text '{}' does not match the context at "
+          "character {} (found '{}')",
+          path, number, r.answer_text, r.answer_start_char, found);
     }
     records.push_back(std::move(r));
     if (progress) progress(path, static_cast<int64_t>(records.size()), 0);
@@ -93,7 +93,8 @@ QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenize
   for (size_t ri = 0; ri < ds.records.size(); ++ri) {
     const QaRecord& r = ds.records[ri];
     std::vector<int64_t>& q = q_ids[ri];
-    if (static_cast<int64_t>(q.size()) > options.max_query_length) q.resize(options.max_query_length);
+    if (static_cast<int64_t>(q.size()) > options.max_query_length)
+      q.resize(options.max_query_length);
     const auto qn = static_cast<int64_t>(q.size());
     const int64_t room = options.max_length - qn - 3;
     TS_CHECK(room > options.stride,

@@ -11,13 +11,14 @@ namespace taesan::data {
 SplitIndices split_indices(int64_t n, double validation_fraction, double test_fraction,
                            uint64_t seed) {
   TS_CHECK(n >= 0, "split_indices: n = {} is negative", n);
-  TS_CHECK(validation_fraction >= 0 && test_fraction >= 0 &&
-               validation_fraction + test_fraction <= 1,
-           "split_indices: validation_fraction {} and test_fraction {} must be >= 0 and sum to "
-           "at most 1",
-           validation_fraction, test_fraction);
+  TS_CHECK(
+      validation_fraction >= 0 && test_fraction >= 0 && validation_fraction + test_fraction <= 1,
+      "split_indices: validation_fraction {} and test_fraction {} must be >= 0 and sum to "
+      "at most 1",
+      validation_fraction, test_fraction);
   const auto nv = static_cast<int64_t>(std::llround(static_cast<double>(n) * validation_fraction));
-  const auto nt = std::min(n - nv, static_cast<int64_t>(std::llround(static_cast<double>(n) * test_fraction)));
+  const auto nt =
+      std::min(n - nv, static_cast<int64_t>(std::llround(static_cast<double>(n) * test_fraction)));
   std::vector<int64_t> perm = random_permutation(n, seed, /*stream=*/0x5B117ull);
   SplitIndices s;
   s.validation.assign(perm.begin(), perm.begin() + nv);

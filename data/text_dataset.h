@@ -22,8 +22,8 @@ std::vector<std::vector<int64_t>> cut_blocks(const std::vector<int64_t>& stream,
 
 /// Options of causal_lm_dataset.
 struct CausalLmOptions {
-  int64_t block_size = 128;            ///< tokens per example (input and labels)
-  std::string separator = "[EOS]";     ///< put after each text ("" for none)
+  int64_t block_size = 128;         ///< tokens per example (input and labels)
+  std::string separator = "[EOS]";  ///< put after each text ("" for none)
 };
 
 /// Causal-LM examples: the stream cut into blocks of block_size + 1 ids every block_size ids,
@@ -34,10 +34,10 @@ std::vector<Example> causal_lm_dataset(const BpeTokenizer& tokenizer,
 
 /// Options of sentence_segments.
 struct SegmentOptions {
-  int64_t max_length = 128;        ///< tokens per segment, [CLS] and [SEP] included
+  int64_t max_length = 128;  ///< tokens per segment, [CLS] and [SEP] included
   std::string cls_token = "[CLS]";
   std::string sep_token = "[SEP]";
-  bool cross_texts = true;         ///< pack sentences of consecutive texts into one segment
+  bool cross_texts = true;  ///< pack sentences of consecutive texts into one segment
 };
 
 /// Masked-LM segments: texts split into sentences (split_sentences), packed greedily into

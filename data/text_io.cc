@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -26,6 +27,9 @@ ProgressFn stderr_progress(int64_t every) {
 }
 
 std::string read_file(const std::string& path, std::string_view caller) {
+  std::error_code ec;
+  TS_CHECK(!std::filesystem::is_directory(path, ec), "{}: '{}' is a directory (expected a file)",
+           caller, path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("{}: cannot open '{}': {}", caller, path, std::strerror(errno));
   std::ostringstream ss;
@@ -120,10 +124,11 @@ TsvFile read_tsv(const std::string& path, const ReadTsvOptions& options) {
     }
     const auto n = static_cast<int64_t>(fields.size());
     if (n < options.min_columns || (options.max_columns >= 0 && n > options.max_columns)) {
-      std::string expected = options.max_columns < 0 ? fmt::format("at least {}", options.min_columns)
-                             : options.max_columns == options.min_columns
-                                 ? fmt::format("{}", options.min_columns)
-                                 : fmt::format("{} to {}", options.min_columns, options.max_columns);
+      std::string expected =
+          options.max_columns < 0 ? fmt::format("at least {}", options.min_columns)
+          : options.max_columns == options.min_columns
+              ? fmt::format("{}", options.min_columns)
+              : fmt::format("{} to {}", options.min_columns, options.max_columns);
       fail("read_tsv: '{}' line {}: {} tab-separated column(s), expected {}", path, number, n,
            expected);
     }
@@ -165,7 +170,8 @@ std::vector<std::string_view> split_sentences(std::string_view text) {
     }
     if (end < text.size() && (text[end] == ' ' || text[end] == '\t' || text[end] == '\n')) {
       // The following white space stays with this sentence, so the pieces concatenate to text.
-      while (end < text.size() && (text[end] == ' ' || text[end] == '\t' || text[end] == '\n')) ++end;
+      while (end < text.size() && (text[end] == ' ' || text[end] == '\t' || text[end] == '\n'))
+        ++end;
       out.push_back(text.substr(start, end - start));
       start = end;
     }

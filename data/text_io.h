@@ -22,7 +22,7 @@ std::string read_file(const std::string& path, std::string_view caller = "read_f
 
 /// Options of read_lines.
 struct ReadLinesOptions {
-  bool skip_empty = false;     ///< drop lines that are empty (after removing '\r')
+  bool skip_empty = false;        ///< drop lines that are empty (after removing '\r')
   bool allow_empty_file = false;  ///< an empty file is an error unless set
 };
 
@@ -38,11 +38,11 @@ struct TsvRow {
 
 /// Options of read_tsv.
 struct ReadTsvOptions {
-  int64_t min_columns = 1;   ///< rows with fewer fields are an error naming file and line
-  int64_t max_columns = -1;  ///< rows with more fields are an error (-1: no limit)
-  bool has_header = false;   ///< the first line is a header (returned by read_tsv's `header`)
-  bool skip_empty = true;    ///< skip blank lines (they are not rows)
-  bool validate_utf8 = true; ///< invalid UTF-8 is an error naming file, line and column
+  int64_t min_columns = 1;    ///< rows with fewer fields are an error naming file and line
+  int64_t max_columns = -1;   ///< rows with more fields are an error (-1: no limit)
+  bool has_header = false;    ///< the first line is a header (returned by read_tsv's `header`)
+  bool skip_empty = true;     ///< skip blank lines (they are not rows)
+  bool validate_utf8 = true;  ///< invalid UTF-8 is an error naming file, line and column
   ProgressFn progress;
 };
 

@@ -1,7 +1,6 @@
 // Tests of splits, shuffling, the batcher and the objectives' data side: padding and shapes,
 // determinism (across runs and thread counts), masking statistics, causal shift, span corruption.
 #include <catch2/catch.hpp>
-
 #include <numeric>
 #include <set>
 
@@ -87,9 +86,13 @@ TEST_CASE("collate pads to the longest and shapes labels by kind", "[data][batch
   CHECK(s.decoder_attention_mask.to_vector<int64_t>() == std::vector<int64_t>{1, 1, 1, 1, 0, 0});
   CHECK(s.labels.to_vector<int64_t>() == std::vector<int64_t>{7, 8, 6, 6, -100, -100});
   // Mixed or inconsistent examples are refused.
-  CHECK_THAT(error_of([&] { ts::data::collate({tok_ex[0], make({1, 2}, {1}, LabelKind::kPerSequence)}); }),
+  CHECK_THAT(error_of([&] {
+               ts::data::collate({tok_ex[0], make({1, 2}, {1}, LabelKind::kPerSequence)});
+             }),
              Catch::Contains("example 1"));
-  CHECK_THAT(error_of([] { ts::data::collate({make({1, 2}, {1}, LabelKind::kPerToken)}); }),
+  CHECK_THAT(error_of([] {
+               ts::data::collate({make({1, 2}, {1}, LabelKind::kPerToken)});
+             }),
              Catch::Contains("1 per-token labels for 2 input_ids"));
   CHECK_THAT(error_of([] { ts::data::collate(std::vector<Example>{}); }),
              Catch::Contains("no examples"));
@@ -99,8 +102,8 @@ TEST_CASE("batcher: every example once per epoch, deterministic, reshuffled per 
           "[data][batch]") {
   std::vector<Example> examples;
   for (int64_t i = 0; i < 103; ++i) {
-    examples.push_back(make(std::vector<int64_t>(1 + (i * 7) % 13, i), {i % 2},
-                            LabelKind::kPerSequence));
+    examples.push_back(
+        make(std::vector<int64_t>(1 + (i * 7) % 13, i), {i % 2}, LabelKind::kPerSequence));
   }
   ts::data::Batcher batcher(examples, {.batch_size = 10, .shuffle = true, .seed = 3});
   CHECK(batcher.num_batches() == 11);
@@ -127,8 +130,8 @@ TEST_CASE("batcher: every example once per epoch, deterministic, reshuffled per 
   std::iota(iota.begin(), iota.end(), 0);
   CHECK(sorted == iota);
   // A second batcher with the same seed gives the same order; drop_last drops the short batch.
-  ts::data::Batcher same(examples, {.batch_size = 10, .shuffle = true, .seed = 3,
-                                    .drop_last = true});
+  ts::data::Batcher same(examples,
+                         {.batch_size = 10, .shuffle = true, .seed = 3, .drop_last = true});
   CHECK(same.num_batches() == 10);
   CHECK(same.batch_indices(0) == std::vector<int64_t>(e0.begin(), e0.begin() + 10));
   // Without shuffling: file order.
@@ -142,8 +145,9 @@ TEST_CASE("bucketing by length reduces padding", "[data][batch]") {
     examples.push_back(make(std::vector<int64_t>(1 + (i * 37) % 64, 1), {}, LabelKind::kNone));
   }
   auto padding = [&](bool bucket) {
-    ts::data::Batcher b(examples, {.batch_size = 16, .seed = 1, .bucket_by_length = bucket,
-                                   .bucket_pool_batches = 25});
+    ts::data::Batcher b(
+        examples,
+        {.batch_size = 16, .seed = 1, .bucket_by_length = bucket, .bucket_pool_batches = 25});
     int64_t pad = 0, seen = 0;
     for (int64_t i = 0; i < b.num_batches(); ++i) {
       auto batch = b.batch(i);
@@ -164,7 +168,8 @@ TEST_CASE("masked-LM masking: 15% of non-special tokens, 80/10/10", "[data][obje
   const int64_t vocab = 1000;
   ts::data::MlmOptions opt{.mask_id = 4, .vocab_size = vocab, .special_ids = {0, 1, 2, 3, 4}};
   std::vector<int64_t> ids;
-  for (int64_t i = 0; i < 100000; ++i) ids.push_back(i % 50 == 0 ? 2 : 5 + (i * 7919) % (vocab - 5));
+  for (int64_t i = 0; i < 100000; ++i)
+    ids.push_back(i % 50 == 0 ? 2 : 5 + (i * 7919) % (vocab - 5));
   Example m = ts::data::mask_tokens(ids, opt, /*seed=*/11, /*stream=*/0);
   REQUIRE(m.input_ids.size() == ids.size());
   REQUIRE(m.label_kind == LabelKind::kPerToken);
@@ -205,7 +210,9 @@ TEST_CASE("masked-LM masking: 15% of non-special tokens, 80/10/10", "[data][obje
                ts::data::mask_tokens(ids, bad, 1, 0);
              }),
              Catch::Contains("mask_id -1"));
-  CHECK_THAT(error_of([&] { ts::data::mask_tokens(std::vector<int64_t>{5, vocab}, opt, 1, 0); }),
+  CHECK_THAT(error_of([&] {
+               ts::data::mask_tokens(std::vector<int64_t>{5, vocab}, opt, 1, 0);
+             }),
              Catch::Contains("position 1"));
 }
 
@@ -252,8 +259,10 @@ TEST_CASE("T5 span corruption: sentinels, spans, shifted decoder inputs", "[data
   for (int64_t i = 0; i < 200; ++i) ids.push_back(100 + i);
   std::vector<int64_t> sentinels;
   for (int64_t i = 0; i < 20; ++i) sentinels.push_back(50 + i);
-  ts::data::SpanCorruptionOptions opt{.noise_density = 0.15, .mean_span_length = 3.0,
-                                      .sentinel_ids = sentinels, .eos_id = 6,
+  ts::data::SpanCorruptionOptions opt{.noise_density = 0.15,
+                                      .mean_span_length = 3.0,
+                                      .sentinel_ids = sentinels,
+                                      .eos_id = 6,
                                       .decoder_start_id = 0};
   Example e = ts::data::span_corruption(ids, opt, 1, 0);
   CHECK(e.label_kind == LabelKind::kTarget);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -56,7 +55,8 @@ inline std::vector<std::string> tiny_corpus() {
 /// Tokenizer trained on tiny_corpus() with the default special tokens (vocab 400).
 inline const BpeTokenizer& tiny_tokenizer() {
   static const BpeTokenizer tok = BpeTokenizer::train(
-      tiny_corpus(), {.vocab_size = 400, .min_frequency = 2, .special_tokens = kDefaultSpecialTokens});
+      tiny_corpus(),
+      {.vocab_size = 400, .min_frequency = 2, .special_tokens = kDefaultSpecialTokens});
   return tok;
 }
 
@@ -76,8 +76,9 @@ inline const BpeTokenizer& pack_tokenizer() {
   static const BpeTokenizer tok = [] {
     std::vector<std::string> specials = kDefaultSpecialTokens;
     for (auto& s : sentinel_tokens(20)) specials.push_back(s);
-    return BpeTokenizer::train(pack_pretraining_lines(),
-                               {.vocab_size = 2000, .min_frequency = 2, .special_tokens = specials});
+    return BpeTokenizer::train(
+        pack_pretraining_lines(),
+        {.vocab_size = 2000, .min_frequency = 2, .special_tokens = specials});
   }();
   return tok;
 }

@@ -18,9 +18,9 @@ TEST_CASE("decode_utf8 accepts valid and rejects invalid sequences", "[data][uni
   CHECK((t.code_point == 0xD2F0 && t.length == 3 && t.valid));
   auto smile = ts::data::decode_utf8(s, 6);
   CHECK((smile.code_point == 0x1F600 && smile.length == 4 && smile.valid));
-  for (std::string bad : {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"),
-                          std::string("\xF4\x90\x80\x80"), std::string("\xE2\x82"),
-                          std::string("\x80"), std::string("\xFF")}) {
+  for (std::string bad :
+       {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
+        std::string("\xE2\x82"), std::string("\x80"), std::string("\xFF")}) {
     auto d = ts::data::decode_utf8(bad, 0);
     CHECK_FALSE(d.valid);
     CHECK(d.length == 1);
@@ -77,7 +77,7 @@ TEST_CASE("GPT-2 byte mapping is a bijection with the known anchors", "[data][un
   std::string back;
   REQUIRE(ts::data::printable_to_bytes(printable, &back));
   CHECK(back == all);
-  CHECK(ts::data::bytes_to_printable(" the") == "\xC4\xA0the");  // "Ġthe"
+  CHECK(ts::data::bytes_to_printable(" the") == "\xC4\xA0the");      // "Ġthe"
   CHECK_FALSE(ts::data::printable_to_bytes("\xE4\xB8\xAD", &back));  // 中 is not in the alphabet
 }
 
