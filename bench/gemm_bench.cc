@@ -2,8 +2,12 @@
 // TS_HAVE_OPENBLAS) and a naive loop, at 1 and 2 threads, on the shapes of issue 3 (squares,
 // Transformer projections, batched attention; NN, NT, TN). The fp32 FMA peak is measured in the
 // same run (independent MulAdd chains) and every result is also reported as a fraction of it.
-//   ./gemm_bench [--benchmark_filter=...]   counters: GFLOPS, peak_frac (of the peak for the
-//   same thread count), vs_openblas (ours only: our GFLOPS / OpenBLAS's, same shape/threads).
+//   ./gemm_bench [--benchmark_filter=...]   5 repetitions each, reported as mean/median/stddev
+//   (the median is robust to neighbours on a shared machine); counters: GFLOPS, peak_frac (of the
+//   peak for the same thread count), vs_openblas (ours only: our GFLOPS / OpenBLAS's, same
+//   shape/threads). TS_BENCH_CPU_TIME=1 times with the process CPU time divided by the thread count
+//   instead of the wall clock: use it on a machine shared with other jobs (the wall clock then
+//   measures the neighbours; the FMA peak is then per thread CPU time as well).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "bench/gemm_bench.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -49,10 +53,12 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 
 #include <benchmark/benchmark.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
@@ -78,7 +84,23 @@ namespace taesan::bench {
 HWY_EXPORT(FmaChains);
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// Seconds, from the wall clock or (TS_BENCH_CPU_TIME=1) the CPU time of `clock`.
+bool use_cpu_time() {
+  static const bool cpu = [] {
+    const char* v = std::getenv("TS_BENCH_CPU_TIME");
+    return v != nullptr && v[0] == '1';
+  }();
+  return cpu;
+}
+double now(clockid_t clock) {
+  if (!use_cpu_time()) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  timespec ts;
+  clock_gettime(clock, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
 
 // Best-of-5 GFLOP/s of the FMA chains on `threads` threads running at once.
 double measure_peak(int threads) {
@@ -86,12 +108,12 @@ double measure_peak(int threads) {
   for (int rep = 0; rep < 5; ++rep) {
     std::vector<std::thread> pool;
     std::vector<double> flops(size_t(threads), 0), secs(size_t(threads), 0);
-    std::vector<float> sink(size_t(threads));
+    std::vector<float> sink(static_cast<size_t>(threads));
     for (int t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
-        const auto t0 = Clock::now();
+        const double t0 = now(CLOCK_THREAD_CPUTIME_ID);
         flops[size_t(t)] = HWY_DYNAMIC_DISPATCH(FmaChains)(20'000'000, &sink[size_t(t)]);
-        secs[size_t(t)] = std::chrono::duration<double>(Clock::now() - t0).count();
+        secs[size_t(t)] = now(CLOCK_THREAD_CPUTIME_ID) - t0;
       });
     }
     for (auto& th : pool) th.join();
@@ -214,9 +236,9 @@ void bm_gemm(benchmark::State& state, Impl impl, const Shape& shape, int trans, 
   run_once(impl, p);  // warm up: packing buffers, thread pool, page faults
   double total = 0;
   for (auto _ : state) {
-    const auto t0 = Clock::now();
+    const double t0 = now(CLOCK_PROCESS_CPUTIME_ID);
     run_once(impl, p);
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double dt = (now(CLOCK_PROCESS_CPUTIME_ID) - t0) / (use_cpu_time() ? threads : 1);
     state.SetIterationTime(dt);
     total += dt;
     benchmark::DoNotOptimize(p.c.data());
@@ -265,20 +287,26 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(("openblas/" + suffix).c_str(), tb::bm_gemm,
                                      tb::Impl::kOpenBlas, shape, trans, threads)
             ->UseManualTime()
-            ->MinTime(0.2)
+            ->MinTime(0.1)
+            ->Repetitions(5)
+            ->ReportAggregatesOnly(true)
             ->Unit(benchmark::kMicrosecond);
 #endif
         benchmark::RegisterBenchmark(("ours/" + suffix).c_str(), tb::bm_gemm, tb::Impl::kOurs,
                                      shape, trans, threads)
             ->UseManualTime()
-            ->MinTime(0.2)
+            ->MinTime(0.1)
+            ->Repetitions(5)
+            ->ReportAggregatesOnly(true)
             ->Unit(benchmark::kMicrosecond);
         if (shape.batch * shape.m * shape.n * shape.k <= 256 * 256 * 256 && trans == 0 &&
             threads == 1) {
-          benchmark::RegisterBenchmark(("naive/" + suffix).c_str(), tb::bm_gemm,
-                                       tb::Impl::kNaive, shape, trans, threads)
+          benchmark::RegisterBenchmark(("naive/" + suffix).c_str(), tb::bm_gemm, tb::Impl::kNaive,
+                                       shape, trans, threads)
               ->UseManualTime()
-              ->MinTime(0.2)
+              ->MinTime(0.1)
+              ->Repetitions(5)
+              ->ReportAggregatesOnly(true)
               ->Unit(benchmark::kMicrosecond);
         }
       }

@@ -3,7 +3,7 @@
 // hashed bag-of-words features -> linear -> relu -> linear -> cross_entropy, and a hand-written
 // Adam update under NoGradGuard. Prints the loss falling per epoch and the validation accuracy.
 //
-//   mlp_demo [data_dir = ../shared/data] [epochs = 8]
+//   mlp_demo [data_dir = ../shared/data] [epochs = 5]
 #include <taesan.h>
 
 #include <algorithm>
@@ -228,7 +228,7 @@ int run(const std::string& data_dir, int epochs) {
 
 int main(int argc, char** argv) {
   const std::string data_dir = argc > 1 ? argv[1] : "../shared/data";
-  const int epochs = argc > 2 ? std::atoi(argv[2]) : 8;
+  const int epochs = argc > 2 ? std::atoi(argv[2]) : 5;
   if (epochs < 1) {
     std::fprintf(stderr, "mlp_demo: epochs must be a positive integer, got '%s'\n", argv[2]);
     return 2;

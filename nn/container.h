@@ -32,9 +32,9 @@ class Sequential : public Module {
   /// Appends a module under `name`; returns it.
   template <typename M>
   std::shared_ptr<M> push_back(const std::string& name, std::shared_ptr<M> module) {
-    static_assert(std::is_convertible_v<decltype(module->forward(std::declval<const Tensor&>())),
-                                        Tensor>,
-                  "Sequential: a module needs Tensor forward(const Tensor&)");
+    static_assert(
+        std::is_convertible_v<decltype(module->forward(std::declval<const Tensor&>())), Tensor>,
+        "Sequential: a module needs Tensor forward(const Tensor&)");
     register_module(name, module);
     M* raw = module.get();  // owned by this module's children
     forwards_.push_back([raw](const Tensor& x) -> Tensor { return raw->forward(x); });
@@ -43,6 +43,7 @@ class Sequential : public Module {
 
   /// Applies every module in order.
   Tensor forward(const Tensor& x) const;
+  /// Number of modules.
   size_t size() const { return forwards_.size(); }
   /// The i-th module.
   std::shared_ptr<Module> operator[](size_t i) const;
@@ -76,7 +77,9 @@ class ModuleList : public Module {
     modules_.push_back(module);
     return module;
   }
+  /// Number of modules.
   size_t size() const { return modules_.size(); }
+  /// True when the list holds no module.
   bool empty() const { return modules_.empty(); }
   /// The i-th module (negative i counts from the end).
   std::shared_ptr<Module> operator[](int64_t i) const;
@@ -88,6 +91,7 @@ class ModuleList : public Module {
              (*this)[i]->name());
     return m;
   }
+  /// Iteration over the modules, in order.
   auto begin() const { return modules_.begin(); }
   auto end() const { return modules_.end(); }
 

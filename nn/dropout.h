@@ -13,6 +13,7 @@ class Dropout : public Module {
   /// Any shape -> same shape.
   Tensor forward(const Tensor& x) const;
   std::string extra_repr() const override;
+  /// Probability of dropping an element.
   double p() const { return p_; }
 
  private:

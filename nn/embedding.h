@@ -21,6 +21,7 @@ class Embedding : public Module {
   void reset_parameters();
   std::string extra_repr() const override;
 
+  /// Sizes given to the constructor; padding_idx wrapped into [0, num_embeddings).
   int64_t num_embeddings() const { return num_embeddings_; }
   int64_t embedding_dim() const { return embedding_dim_; }
   std::optional<int64_t> padding_idx() const { return padding_idx_; }

@@ -53,17 +53,14 @@ double norm_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 /// Inverse of the standard normal CDF for p in (0, 1): Acklam's rational approximation refined by
 /// one Halley step (relative error near 1e-15).
 double norm_icdf(double p) {
-  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                             -2.759285104469687e+02, 1.383577518672690e+02,
-                             -3.066479806614716e+01, 2.506628277459239e+00};
-  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                             -1.556989798598866e+02, 6.680131188771972e+01,
-                             -1.328068155288572e+01};
-  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                             -2.400758277161838e+00, -2.549732539343734e+00,
-                             4.374664141464968e+00,  2.938163982698783e+00};
-  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                             2.445134137142996e+00, 3.754408661907416e+00};
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01, -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
   if (p <= 0) return -std::numeric_limits<double>::infinity();
   if (p >= 1) return std::numeric_limits<double>::infinity();
   double x;
@@ -107,9 +104,10 @@ double calculate_gain(const std::string& nonlinearity, double param) {
     return std::sqrt(2.0 / (1 + param * param));
   }
   if (nonlinearity == "selu") return 3.0 / 4.0;
-  fail("init::calculate_gain: unsupported nonlinearity \"{}\" (expected linear, conv1d, sigmoid, "
-       "tanh, relu, leaky_relu or selu)",
-       nonlinearity);
+  fail(
+      "init::calculate_gain: unsupported nonlinearity \"{}\" (expected linear, conv1d, sigmoid, "
+      "tanh, relu, leaky_relu or selu)",
+      nonlinearity);
 }
 
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
@@ -204,8 +202,7 @@ Tensor kaiming_uniform_(const Tensor& t, double a, const std::string& mode,
   check_float(t, "kaiming_uniform_");
   const int64_t f = fan(t, mode, "kaiming_uniform_");
   if (t.numel() == 0) return t;
-  const double bound =
-      calculate_gain(nonlinearity, a) * std::sqrt(3.0 / static_cast<double>(f));
+  const double bound = calculate_gain(nonlinearity, a) * std::sqrt(3.0 / static_cast<double>(f));
   return uniform_(t, -bound, bound);
 }
 

@@ -22,7 +22,8 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias)
 void Linear::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
-    const double bound = in_features_ > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features_)) : 0.0;
+    const double bound =
+        in_features_ > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features_)) : 0.0;
     init::uniform_(bias, -bound, bound);
   }
 }

@@ -17,6 +17,7 @@ class Linear : public Module {
   void reset_parameters();
   std::string extra_repr() const override;
 
+  /// Sizes given to the constructor.
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
 

@@ -26,8 +26,10 @@ std::string format_count(int64_t n) {
 std::string LoadResult::summary() const {
   if (ok()) return "all tensors matched";
   std::string out;
-  for (const auto& k : missing_keys) out += fmt::format("\n  missing (in the module, not in the source): {}", k);
-  for (const auto& k : unexpected_keys) out += fmt::format("\n  unexpected (in the source, not in the module): {}", k);
+  for (const auto& k : missing_keys)
+    out += fmt::format("\n  missing (in the module, not in the source): {}", k);
+  for (const auto& k : unexpected_keys)
+    out += fmt::format("\n  unexpected (in the source, not in the module): {}", k);
   for (const auto& k : mismatched_keys) out += fmt::format("\n  mismatched: {}", k);
   return fmt::format("{} missing, {} unexpected, {} mismatched:{}", missing_keys.size(),
                      unexpected_keys.size(), mismatched_keys.size(), out);
@@ -181,8 +183,8 @@ NamedTensors Module::state_dict() const {
 
 namespace {
 bool compatible(const Tensor& source, const Tensor& own) {
-  const bool dtype_ok = source.dtype() == own.dtype() ||
-                        (is_floating(source.dtype()) && is_floating(own.dtype()));
+  const bool dtype_ok =
+      source.dtype() == own.dtype() || (is_floating(source.dtype()) && is_floating(own.dtype()));
   return dtype_ok && source.shape() == own.shape();
 }
 
@@ -288,7 +290,8 @@ std::string Module::repr(int indent) const {
       begin = end + 1;
     }
   }
-  for (const auto& [n, m] : children_) out += fmt::format("{}({}): {}\n", pad, n, m->repr(indent + 2));
+  for (const auto& [n, m] : children_)
+    out += fmt::format("{}({}): {}\n", pad, n, m->repr(indent + 2));
   out += std::string(static_cast<size_t>(indent), ' ') + ")";
   return out;
 }

@@ -61,10 +61,13 @@ class Module {
   /// Like parameters() with dotted names: own parameters first, then each child's, in
   /// registration order (the order PyTorch uses). A tensor registered twice appears once.
   NamedTensors named_parameters(bool recurse = true) const;
+  /// Buffers of this module and (recursively) its children, each tensor once.
   TensorList buffers(bool recurse = true) const;
+  /// Like buffers() with dotted names (persistent or not).
   NamedTensors named_buffers(bool recurse = true) const;
   /// Direct children, in registration order.
   std::vector<std::shared_ptr<Module>> children() const;
+  /// Direct children with their names.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
   /// Calls fn on this module and then on every descendant (pre-order).
   void apply(const std::function<void(Module&)>& fn);
@@ -73,6 +76,7 @@ class Module {
   virtual void train(bool on = true);
   /// train(false).
   void eval() { train(false); }
+  /// True in training mode (the default).
   bool is_training() const { return training_; }
 
   /// Clears (set_to_none) or zeroes the gradient of every parameter.

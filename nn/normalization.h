@@ -18,6 +18,7 @@ class LayerNorm : public Module {
   void reset_parameters();
   std::string extra_repr() const override;
 
+  /// Settings given to the constructor.
   const Shape& normalized_shape() const { return normalized_shape_; }
   double eps() const { return eps_; }
 

@@ -56,10 +56,9 @@ std::optional<DType> parse_dtype(const std::string& code) {
 }
 
 bool is_known_unsupported(const std::string& code) {
-  static const std::set<std::string> known = {"F16", "BF16", "I8",  "U8",       "I16",
-                                              "U16", "I32",  "U32", "U64",      "F8_E4M3",
-                                              "F8_E5M2", "C64", "F4", "F6_E2M3", "F6_E3M2",
-                                              "E8M0", "F8_E8M0"};
+  static const std::set<std::string> known = {
+      "F16",     "BF16",    "I8",  "U8", "I16",     "U16",     "I32",  "U32",    "U64",
+      "F8_E4M3", "F8_E5M2", "C64", "F4", "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
   return known.count(code) > 0;
 }
 
@@ -126,9 +125,10 @@ Header parse_header(std::string_view text, uint64_t data_start, uint64_t data_si
              "safetensors: {}: tensor '{}' has no string \"dtype\"", src, name);
     const std::string code = dtype_it->get<std::string>();
     std::optional<DType> dtype = parse_dtype(code);
-    TS_CHECK(dtype.has_value(), "safetensors: {}: tensor '{}' has {} dtype \"{}\" (taesan reads F32, "
-             "F64, I64 and BOOL)", src, name, is_known_unsupported(code) ? "unsupported" : "unknown",
-             code);
+    TS_CHECK(dtype.has_value(),
+             "safetensors: {}: tensor '{}' has {} dtype \"{}\" (taesan reads F32, "
+             "F64, I64 and BOOL)",
+             src, name, is_known_unsupported(code) ? "unsupported" : "unknown", code);
     info.dtype = *dtype;
 
     auto shape_it = v.find("shape");
@@ -142,7 +142,8 @@ Header parse_header(std::string_view text, uint64_t data_start, uint64_t data_si
       const uint64_t size = json_uint(d, src, name, "shape");
       info.shape.push_back(static_cast<int64_t>(size));
       numel *= size;
-      if (numel > (static_cast<unsigned __int128>(1) << 64)) numel = static_cast<unsigned __int128>(1) << 64;
+      if (numel > (static_cast<unsigned __int128>(1) << 64))
+        numel = static_cast<unsigned __int128>(1) << 64;
     }
 
     auto off_it = v.find("data_offsets");
@@ -155,10 +156,12 @@ Header parse_header(std::string_view text, uint64_t data_start, uint64_t data_si
              "section",
              src, name, info.data_begin, info.data_end, data_size);
     const unsigned __int128 expected = numel * element_size(info.dtype);
-    TS_CHECK(expected == info.data_end - info.data_begin,
-             "safetensors: {}: tensor '{}' ({} {}) needs {} bytes but data_offsets [{}, {}] hold {}",
-             src, name, code, shape_str(info.shape), static_cast<uint64_t>(std::min<unsigned __int128>(expected, UINT64_MAX)),
-             info.data_begin, info.data_end, info.data_end - info.data_begin);
+    TS_CHECK(
+        expected == info.data_end - info.data_begin,
+        "safetensors: {}: tensor '{}' ({} {}) needs {} bytes but data_offsets [{}, {}] hold {}",
+        src, name, code, shape_str(info.shape),
+        static_cast<uint64_t>(std::min<unsigned __int128>(expected, UINT64_MAX)), info.data_begin,
+        info.data_end, info.data_end - info.data_begin);
     header.tensors.push_back(std::move(info));
   }
 
@@ -233,8 +236,8 @@ Plan plan(const nn::NamedTensors& tensors, const Metadata& metadata, const char*
   std::unordered_set<std::string> names;
   Plan p;
   for (const auto& entry : tensors) {
-    TS_CHECK(entry.first != "__metadata__", "{}: '__metadata__' is reserved and cannot name a tensor",
-             fn);
+    TS_CHECK(entry.first != "__metadata__",
+             "{}: '__metadata__' is reserved and cannot name a tensor", fn);
     TS_CHECK(names.insert(entry.first).second, "{}: the name '{}' is used twice", fn, entry.first);
     TS_CHECK(entry.second.defined(), "{}: tensor '{}' is undefined", fn, entry.first);
     p.order.push_back(&entry);
@@ -262,8 +265,7 @@ Plan plan(const nn::NamedTensors& tensors, const Metadata& metadata, const char*
   try {
     text = header.dump();
   } catch (const OrderedJson::exception& e) {
-    fail("{}: cannot encode the header (names and metadata must be valid UTF-8): {}", fn,
-         e.what());
+    fail("{}: cannot encode the header (names and metadata must be valid UTF-8): {}", fn, e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   p.prefix = encode_u64_le(text.size()) + text;
@@ -396,10 +398,14 @@ Tensor Contents::find(const std::string& name) const {
 
 std::string_view dtype_code(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::Bool:
+      return "BOOL";
   }
   fail("safetensors: dtype {} has no safetensors code", static_cast<int>(dtype));
 }

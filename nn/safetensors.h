@@ -26,13 +26,13 @@ struct TensorInfo {
   std::string name;
   DType dtype = kFloat32;
   Shape shape;
-  uint64_t data_begin = 0;
-  uint64_t data_end = 0;
+  uint64_t data_begin = 0;  ///< first byte, from the start of the data section
+  uint64_t data_end = 0;    ///< one past the last byte
 };
 
 /// A validated header: entries sorted by data offset, metadata, and where the data starts.
 struct Header {
-  std::vector<TensorInfo> tensors;
+  std::vector<TensorInfo> tensors;  ///< sorted by data_begin
   Metadata metadata;
   uint64_t data_start = 0;  ///< byte offset of the data section in the file (8 + N)
   uint64_t data_size = 0;   ///< bytes of the data section

@@ -11,23 +11,28 @@ namespace taesan::optim {
 namespace {
 
 AdamWOptions widen(const AdamOptions& o) {
-  return {.lr = o.lr, .betas = o.betas, .eps = o.eps, .weight_decay = o.weight_decay,
+  return {.lr = o.lr,
+          .betas = o.betas,
+          .eps = o.eps,
+          .weight_decay = o.weight_decay,
           .amsgrad = o.amsgrad};
 }
 
 void check_options(const AdamWOptions& o, const char* name) {
   TS_CHECK(std::isfinite(o.lr) && o.lr >= 0, "{}: expected a finite lr >= 0, got {}", name, o.lr);
-  TS_CHECK(o.betas.first >= 0 && o.betas.first < 1,
-           "{}: expected 0 <= betas.first < 1, got {}", name, o.betas.first);
-  TS_CHECK(o.betas.second >= 0 && o.betas.second < 1,
-           "{}: expected 0 <= betas.second < 1, got {}", name, o.betas.second);
+  TS_CHECK(o.betas.first >= 0 && o.betas.first < 1, "{}: expected 0 <= betas.first < 1, got {}",
+           name, o.betas.first);
+  TS_CHECK(o.betas.second >= 0 && o.betas.second < 1, "{}: expected 0 <= betas.second < 1, got {}",
+           name, o.betas.second);
   TS_CHECK(std::isfinite(o.eps) && o.eps >= 0, "{}: expected a finite eps >= 0, got {}", name,
            o.eps);
   TS_CHECK(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
            "{}: expected a finite weight_decay >= 0, got {}", name, o.weight_decay);
 }
 
-std::vector<ParamGroup> one_group(const TensorList& params) { return {ParamGroup{.params = params}}; }
+std::vector<ParamGroup> one_group(const TensorList& params) {
+  return {ParamGroup{.params = params}};
+}
 
 }  // namespace
 

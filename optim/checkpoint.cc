@@ -85,8 +85,8 @@ void load_checkpoint(const std::string& path, Checkpoint& checkpoint) {
     return detail::require(md, key, ("load_checkpoint: " + path).c_str());
   };
   const uint64_t step = parse_u64(req("step"), "step", path);
-  TS_CHECK(step <= static_cast<uint64_t>(INT64_MAX), "load_checkpoint: {}: step {} too large",
-           path, step);
+  TS_CHECK(step <= static_cast<uint64_t>(INT64_MAX), "load_checkpoint: {}: step {} too large", path,
+           step);
   const RngState rng{parse_u64(req("rng.seed"), "rng.seed", path),
                      parse_u64(req("rng.offset"), "rng.offset", path)};
 

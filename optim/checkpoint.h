@@ -21,7 +21,7 @@ struct Checkpoint {
   /// Training step (saved; filled in by load_checkpoint).
   int64_t step = 0;
   /// Any other values to keep (epoch, best accuracy, ...; saved; filled in by load_checkpoint).
-  std::map<std::string, std::string> extra;
+  std::map<std::string, std::string> extra = {};
 };
 
 /// Writes model, optimizer, scheduler, step, extra and the global RNG state to `path`

@@ -15,8 +15,8 @@ void LRScheduler::initialize() { apply(); }
 
 void LRScheduler::apply() {
   const double f = factor(last_epoch_);
-  TS_CHECK(std::isfinite(f) && f >= 0, "{}: the factor at step {} is {}; expected a finite value >= 0",
-           name(), last_epoch_, f);
+  TS_CHECK(std::isfinite(f) && f >= 0,
+           "{}: the factor at step {} is {}; expected a finite value >= 0", name(), last_epoch_, f);
   auto& groups = optimizer_.param_groups();
   TS_CHECK(groups.size() == base_lrs_.size(),
            "{}: the optimizer has {} parameter groups, the scheduler was built for {}", name(),
@@ -47,8 +47,7 @@ void LRScheduler::check_state_dict(const StateDict& state) const {
   const char* fn = "LRScheduler::load_state_dict";
   const auto& md = state.metadata;
   const std::string& type = detail::require(md, "type", fn);
-  TS_CHECK(type == name(), "{}: the state dict is of a {} scheduler, this is {}", fn, type,
-           name());
+  TS_CHECK(type == name(), "{}: the state dict is of a {} scheduler, this is {}", fn, type, name());
   const double epoch = detail::parse_double(detail::require(md, "last_epoch", fn), "last_epoch");
   TS_CHECK(epoch >= 0 && epoch == std::floor(epoch) && epoch < 9e15,
            "{}: last_epoch must be a count, got {}", fn, epoch);
@@ -83,7 +82,8 @@ WarmupLinear::WarmupLinear(Optimizer& optimizer, int64_t warmup_steps, int64_t t
 }
 
 double WarmupLinear::factor(int64_t step) const {
-  if (step < warmup_) return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_));
+  if (step < warmup_)
+    return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_));
   return std::max(0.0, static_cast<double>(total_ - step) /
                            static_cast<double>(std::max<int64_t>(1, total_ - warmup_)));
 }
@@ -102,7 +102,8 @@ WarmupCosine::WarmupCosine(Optimizer& optimizer, int64_t warmup_steps, int64_t t
 }
 
 double WarmupCosine::factor(int64_t step) const {
-  if (step < warmup_) return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_));
+  if (step < warmup_)
+    return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_));
   const double progress = static_cast<double>(step - warmup_) /
                           static_cast<double>(std::max<int64_t>(1, total_ - warmup_));
   const double cosine =

@@ -37,15 +37,14 @@ namespace {
 
 int64_t parse_index(const std::string& text, const std::string& what) {
   const double v = detail::parse_double(text, what);
-  TS_CHECK(v >= 0 && v == std::floor(v) && v < 9e15, "load_state_dict: {} must be a count, got \"{}\"",
-           what, text);
+  TS_CHECK(v >= 0 && v == std::floor(v) && v < 9e15,
+           "load_state_dict: {} must be a count, got \"{}\"", what, text);
   return static_cast<int64_t>(v);
 }
 
 }  // namespace
 
-Optimizer::Optimizer(std::vector<ParamGroup> groups, double default_lr,
-                     double default_weight_decay)
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double default_lr, double default_weight_decay)
     : default_lr_(default_lr), default_weight_decay_(default_weight_decay) {
   TS_CHECK(std::isfinite(default_lr) && default_lr >= 0,
            "optimizer: expected a finite lr >= 0, got {}", default_lr);
@@ -168,15 +167,15 @@ void Optimizer::check_state_dict(const StateDict& state) const {
   const char* fn = "load_state_dict";
   const auto& md = state.metadata;
   const std::string& type = detail::require(md, "type", fn);
-  TS_CHECK(type == name(), "{}: the state dict is of a {} optimizer, this is {}", fn, type,
-           name());
+  TS_CHECK(type == name(), "{}: the state dict is of a {} optimizer, this is {}", fn, type, name());
   const int64_t num_groups = parse_index(detail::require(md, "num_groups", fn), "num_groups");
   TS_CHECK(num_groups == static_cast<int64_t>(groups_.size()),
            "{}: the state dict has {} parameter groups, the {} optimizer {}", fn, num_groups,
            name(), groups_.size());
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string prefix = fmt::format("group.{}.", g);
-    const int64_t n = parse_index(detail::require(md, prefix + "num_params", fn), prefix + "num_params");
+    const int64_t n =
+        parse_index(detail::require(md, prefix + "num_params", fn), prefix + "num_params");
     TS_CHECK(n == static_cast<int64_t>(groups_[g].params.size()),
              "{}: group {} of the state dict has {} parameters, this optimizer's has {}", fn, g, n,
              groups_[g].params.size());
@@ -195,7 +194,8 @@ void Optimizer::check_state_dict(const StateDict& state) const {
     const size_t dot1 = key.find('.'), dot2 = key.find('.', dot1 + 1);
     TS_CHECK(key.rfind("state.", 0) == 0 && dot2 != std::string::npos,
              "{}: unexpected tensor '{}' in an optimizer state dict", fn, key);
-    const int64_t i = parse_index(key.substr(dot1 + 1, dot2 - dot1 - 1), "the index in '" + key + "'");
+    const int64_t i =
+        parse_index(key.substr(dot1 + 1, dot2 - dot1 - 1), "the index in '" + key + "'");
     TS_CHECK(i < static_cast<int64_t>(params.size()),
              "{}: '{}' refers to parameter {} but the optimizer has {}", fn, key, i, params.size());
     const std::string buffer = key.substr(dot2 + 1);

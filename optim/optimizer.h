@@ -19,16 +19,16 @@ namespace taesan::optim {
 /// A set of parameters with its own settings. Unset values take the optimizer's options; after
 /// the optimizer is built, lr and weight_decay always hold values (schedulers change lr).
 struct ParamGroup {
-  TensorList params;
-  std::optional<double> lr;
-  std::optional<double> weight_decay;
+  TensorList params = {};
+  std::optional<double> lr = std::nullopt;
+  std::optional<double> weight_decay = std::nullopt;
 };
 
 /// What an optimizer or scheduler saves: named tensors and string settings, i.e. exactly what a
 /// safetensors file holds, so a whole training checkpoint is one file.
 struct StateDict {
-  nn::NamedTensors tensors;
-  std::map<std::string, std::string> metadata;
+  nn::NamedTensors tensors = {};
+  std::map<std::string, std::string> metadata = {};
 };
 
 /// State kept for one parameter: its step count and named buffers ("exp_avg", ...).
@@ -54,6 +54,7 @@ class Optimizer {
 
   /// The groups; change lr / weight_decay here (schedulers do).
   std::vector<ParamGroup>& param_groups() { return groups_; }
+  /// The groups, read only.
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   /// Adds a group (its parameters must not already be in another group).
   void add_param_group(ParamGroup group);

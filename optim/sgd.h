@@ -24,6 +24,7 @@ class SGD final : public Optimizer {
 
   void step() override;
   std::string name() const override { return "SGD"; }
+  /// The options (lr and weight_decay are the defaults of groups that set none).
   const SGDOptions& options() const { return options_; }
 
  protected:

@@ -1,15 +1,132 @@
-// Fused attention, straightforward row-at-a-time version: for each (b, h, i) the score row is
-// formed in a buffer of tk elements (memory linear in T), softmax'd online-free, and applied
-// to v. Correct for every shape and mask; a tiled SIMD version replaces the loops later.
-#include "ops/kernels/attention.h"
+// Fused attention (attention.h): argument checks and the dispatch of the tiled Highway kernel of
+// attention-inl.h (compiled for every target through foreach_target.h, one exported wrapper per
+// function and dtype, one HWY_DYNAMIC_DISPATCH per call), and the scalar reference: one query
+// row at a time with a score buffer of tk elements, used by the tests and the benchmark.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/kernels/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "ops/kernels/attention-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace taesan::kernels::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// One wrapper per function and dtype (Highway 1.0.3 has no HWY_EXPORT_T).
+void AttentionForwardF32(const AttentionParams& p, const float* q, const float* k, const float* v,
+                         float* out, float* lse) {
+  attn::Forward(hn::ScalableTag<float>(), p, q, k, v, out, lse);
+}
+void AttentionForwardF64(const AttentionParams& p, const double* q, const double* k,
+                         const double* v, double* out, double* lse) {
+  attn::Forward(hn::ScalableTag<double>(), p, q, k, v, out, lse);
+}
+void AttentionBackwardF32(const AttentionParams& p, const float* q, const float* k, const float* v,
+                          const float* out, const float* dout, const float* lse, float* dq,
+                          float* dk, float* dv) {
+  attn::Backward(hn::ScalableTag<float>(), p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+void AttentionBackwardF64(const AttentionParams& p, const double* q, const double* k,
+                          const double* v, const double* out, const double* dout,
+                          const double* lse, double* dq, double* dk, double* dv) {
+  attn::Backward(hn::ScalableTag<double>(), p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+
+}  // namespace taesan::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <vector>
 
+#include "autograd/error.h"
 #include "autograd/parallel.h"
+#include "ops/kernels/attention.h"
 
 namespace taesan::kernels {
+
+HWY_EXPORT(AttentionForwardF32);
+HWY_EXPORT(AttentionForwardF64);
+HWY_EXPORT(AttentionBackwardF32);
+HWY_EXPORT(AttentionBackwardF64);
+
+namespace {
+
+// Sizes must be non-negative and every buffer with elements non-null.
+struct Buf {
+  const void* ptr;
+  int64_t elems;
+  const char* name;
+};
+
+void check_params(const char* fn, const AttentionParams& p, std::initializer_list<Buf> bufs) {
+  TS_CHECK(p.batch >= 0 && p.heads >= 0 && p.tq >= 0 && p.tk >= 0 && p.d >= 0 && p.dv >= 0,
+           "{}: sizes must be >= 0, got batch={} heads={} tq={} tk={} d={} dv={}", fn, p.batch,
+           p.heads, p.tq, p.tk, p.d, p.dv);
+  for (const Buf& b : bufs)
+    TS_CHECK(b.ptr != nullptr || b.elems == 0,
+             "{}: {} is null but holds {} elements (batch={} heads={} tq={} tk={} d={} dv={})", fn,
+             b.name, b.elems, p.batch, p.heads, p.tq, p.tk, p.d, p.dv);
+}
+
+template <typename T>
+void check_forward(const char* fn, const AttentionParams& p, const T* q, const T* k, const T* v,
+                   const T* out, const T* lse) {
+  const int64_t bh = p.batch * p.heads;
+  check_params(fn, p,
+               {{q, bh * p.tq * p.d, "q"},
+                {k, bh * p.tk * p.d, "k"},
+                {v, bh * p.tk * p.dv, "v"},
+                {out, bh * p.tq * p.dv, "out"},
+                {lse, bh * p.tq, "lse"}});
+}
+
+template <typename T>
+void check_backward(const char* fn, const AttentionParams& p, const T* q, const T* k, const T* v,
+                    const T* out, const T* dout, const T* lse, const T* dq, const T* dk,
+                    const T* dv) {
+  const int64_t bh = p.batch * p.heads;
+  check_params(fn, p,
+               {{q, bh * p.tq * p.d, "q"},
+                {k, bh * p.tk * p.d, "k"},
+                {v, bh * p.tk * p.dv, "v"},
+                {out, bh * p.tq * p.dv, "out"},
+                {dout, bh * p.tq * p.dv, "dout"},
+                {lse, bh * p.tq, "lse"},
+                {dq, bh * p.tq * p.d, "dq"},
+                {dk, bh * p.tk * p.d, "dk"},
+                {dv, bh * p.tk * p.dv, "dv"}});
+}
+
+}  // namespace
+
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                       float* out, float* lse) {
+  check_forward("attention_forward", p, q, k, v, out, lse);
+  HWY_DYNAMIC_DISPATCH(AttentionForwardF32)(p, q, k, v, out, lse);
+}
+void attention_forward(const AttentionParams& p, const double* q, const double* k,
+                       const double* v, double* out, double* lse) {
+  check_forward("attention_forward", p, q, k, v, out, lse);
+  HWY_DYNAMIC_DISPATCH(AttentionForwardF64)(p, q, k, v, out, lse);
+}
+void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                        const float* out, const float* dout, const float* lse, float* dq,
+                        float* dk, float* dv) {
+  check_backward("attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
+  HWY_DYNAMIC_DISPATCH(AttentionBackwardF32)(p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+void attention_backward(const AttentionParams& p, const double* q, const double* k,
+                        const double* v, const double* out, const double* dout,
+                        const double* lse, double* dq, double* dk, double* dv) {
+  check_backward("attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
+  HWY_DYNAMIC_DISPATCH(AttentionBackwardF64)(p, q, k, v, out, dout, lse, dq, dk, dv);
+}
+
+namespace reference {
 namespace {
 
 template <typename T>
@@ -120,21 +237,28 @@ void backward(const AttentionParams& p, const T* q, const T* k, const T* v, cons
 
 void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v,
                        float* out, float* lse) {
+  check_forward("reference::attention_forward", p, q, k, v, out, lse);
   forward(p, q, k, v, out, lse);
 }
 void attention_forward(const AttentionParams& p, const double* q, const double* k,
                        const double* v, double* out, double* lse) {
+  check_forward("reference::attention_forward", p, q, k, v, out, lse);
   forward(p, q, k, v, out, lse);
 }
 void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
                         const float* out, const float* dout, const float* lse, float* dq,
                         float* dk, float* dv) {
+  check_backward("reference::attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   backward(p, q, k, v, out, dout, lse, dq, dk, dv);
 }
 void attention_backward(const AttentionParams& p, const double* q, const double* k,
                         const double* v, const double* out, const double* dout,
                         const double* lse, double* dq, double* dk, double* dv) {
+  check_backward("reference::attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   backward(p, q, k, v, out, dout, lse, dq, dk, dv);
 }
 
+}  // namespace reference
 }  // namespace taesan::kernels
+
+#endif  // HWY_ONCE

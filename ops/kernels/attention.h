@@ -4,9 +4,13 @@
 // Forward saves only lse[b,h,i] = logsumexp_j(scores); backward recomputes the score tiles.
 // Causal masking (j > i is masked, top-left aligned as in PyTorch) needs no mask buffer.
 // Rows with every key masked give out = 0 and lse = -inf (never NaN), and zero gradients.
-// Work is split over (b, h, query tiles) forward, and over key tiles (dk, dv) then query tiles
-// (dq) backward, each output written by one thread in a fixed order: results are bit-identical
-// for any thread count.
+// Work is split over (b, h, query tiles) forward; backward over (b, h) in one pass, or, when
+// there are too few (b, h) for the threads, over key tiles (dk, dv) then query tiles (dq). Each
+// output is summed by one thread in a fixed order that both schedules share: results are
+// bit-identical for any thread count. Implementation: attention-inl.h (tiled, Highway).
+// Workspace (from the caching allocator, so allocator_stats counts it): a transposed copy of k
+// (forward) or of q and dout (backward), padded copies of rows whose length is not a multiple of
+// the vector width, and O(64 x 64) per thread: linear in T, never T x T.
 #pragma once
 
 #include <cstdint>
@@ -37,5 +41,24 @@ void attention_backward(const AttentionParams& p, const float* q, const float* k
 void attention_backward(const AttentionParams& p, const double* q, const double* k,
                         const double* v, const double* out, const double* dout, const double* lse,
                         double* dq, double* dk, double* dv);
+
+namespace reference {
+
+/// The plain scalar version (one query row at a time, a score buffer of tk elements), the
+/// reference of the tests and benchmarks. Same contract as kernels::attention_forward.
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                       float* out, float* lse);
+void attention_forward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                       double* out, double* lse);
+
+/// Scalar reference of kernels::attention_backward (same contract).
+void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
+                        const float* out, const float* dout, const float* lse, float* dq, float* dk,
+                        float* dv);
+void attention_backward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                        const double* out, const double* dout, const double* lse, double* dq,
+                        double* dk, double* dv);
+
+}  // namespace reference
 
 }  // namespace taesan::kernels

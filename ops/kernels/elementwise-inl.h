@@ -1,6 +1,6 @@
 // Array-level elementwise loops per Highway target: a vector functor mapped over contiguous
-// arrays (full vectors with unaligned loads/stores, the tail through a padded copy), strided
-// arrays through gathered blocks, and the per-op switches of unary, binary and activation
+// arrays (unaligned loads, vector-aligned stores, the head and tail through padded copies),
+// strided arrays through gathered blocks, and the per-op switches of unary, binary and activation
 // backward. Threading and dispatch live in elementwise.cc; the vector math in math-inl.h.
 
 // Per-target include guard (see hwy/highway.h): re-included once per target by foreach_target.
@@ -29,50 +29,67 @@ using hn::TFromD;
 /// Elements per gathered block on the strided paths (a multiple of every vector length).
 inline constexpr size_t kStridedBlock = 256;
 
-/// y[i] = f(d, x[i]) for i < n. Any alignment; x == y is allowed (each vector is loaded before it
-/// is stored). The last n % N elements go through a padded copy, so they run the same vector code
-/// as the others: nothing is read or written past n, and a result never depends on where its
-/// element sits (hence on how threads split the array).
-template <class D, class F>
-HWY_INLINE void Map1(D d, const TFromD<D>* x, TFromD<D>* y, size_t n, const F& f) {
+/// Elements to run before `out` reaches a vector boundary (0 if it cannot, i.e. it is not even
+/// aligned to its element size). Aligned stores never straddle two cache lines, which matters for
+/// memory-bound ops with 64-byte vectors.
+template <class D>
+HWY_INLINE size_t HeadToAlign(D d, const TFromD<D>* out, size_t n) {
   using T = TFromD<D>;
   const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
-  if (i == n) return;
-  HWY_ALIGN T buf[hn::MaxLanes(D())];
-  const size_t rest = n - i;
-  for (size_t j = 0; j < N; ++j) buf[j] = j < rest ? x[i + j] : T(1);  // 1: harmless padding
-  hn::Store(f(d, hn::Load(d, buf)), d, buf);
-  std::copy(buf, buf + rest, y + i);
+  const auto addr = reinterpret_cast<uintptr_t>(out);
+  if (addr % sizeof(T) != 0) return 0;
+  const size_t lane = (addr / sizeof(T)) % N;
+  return lane == 0 ? 0 : std::min(n, N - lane);
+}
+
+/// out[i] = f(d, a[i], b[i]) for i < n, n <= Lanes(d), through a padded aligned copy: nothing is
+/// read or written past n, and the elements run the same vector code as full vectors do.
+template <bool kScalarA, bool kScalarB, class D, class F>
+HWY_INLINE void Map2Partial(D d, const TFromD<D>* a, const TFromD<D>* b, TFromD<D>* out, size_t n,
+                            const F& f) {
+  using T = TFromD<D>;
+  HWY_ALIGN T buf_a[hn::MaxLanes(D())];
+  HWY_ALIGN T buf_b[hn::MaxLanes(D())];
+  for (size_t j = 0; j < hn::Lanes(d); ++j) {
+    buf_a[j] = kScalarA ? a[0] : (j < n ? a[j] : T(1));  // 1: harmless padding
+    buf_b[j] = kScalarB ? b[0] : (j < n ? b[j] : T(1));
+  }
+  hn::Store(f(d, hn::Load(d, buf_a), hn::Load(d, buf_b)), d, buf_a);
+  std::copy(buf_a, buf_a + n, out);
 }
 
 /// out[i] = f(d, a[i], b[i]) for i < n; kScalarA / kScalarB read a[0] / b[0] for every i
-/// (stride 0). Same alignment, aliasing and tail rules as Map1.
+/// (stride 0). Any alignment: loads are unaligned, and a padded head brings `out` to a vector
+/// boundary. out may equal a or b (each vector is loaded before it is stored). The head and the
+/// last n % N elements go through padded copies, so every element runs the same vector code:
+/// a result never depends on where its element sits (hence on how threads split the array).
 template <bool kScalarA, bool kScalarB, class D, class F>
 HWY_INLINE void Map2(D d, const TFromD<D>* a, const TFromD<D>* b, TFromD<D>* out, size_t n,
                      const F& f) {
-  using T = TFromD<D>;
   if (n == 0) return;
   const size_t N = hn::Lanes(d);
   const auto a0 = hn::Set(d, a[0]);
   const auto b0 = hn::Set(d, b[0]);
-  size_t i = 0;
+  size_t i = HeadToAlign(d, out, n);
+  if (i > 0) Map2Partial<kScalarA, kScalarB>(d, a, b, out, i, f);
   for (; i + N <= n; i += N) {
     const auto va = kScalarA ? a0 : hn::LoadU(d, a + i);
     const auto vb = kScalarB ? b0 : hn::LoadU(d, b + i);
     hn::StoreU(f(d, va, vb), d, out + i);
   }
-  if (i == n) return;
-  HWY_ALIGN T buf_a[hn::MaxLanes(D())];
-  HWY_ALIGN T buf_b[hn::MaxLanes(D())];
-  const size_t rest = n - i;
-  for (size_t j = 0; j < N; ++j) {
-    buf_a[j] = kScalarA ? a[0] : (j < rest ? a[i + j] : T(1));
-    buf_b[j] = kScalarB ? b[0] : (j < rest ? b[i + j] : T(1));
+  if (i < n) {
+    Map2Partial<kScalarA, kScalarB>(d, kScalarA ? a : a + i, kScalarB ? b : b + i, out + i, n - i,
+                                    f);
   }
-  hn::Store(f(d, hn::Load(d, buf_a), hn::Load(d, buf_b)), d, buf_a);
-  std::copy(buf_a, buf_a + rest, out + i);
+}
+
+/// y[i] = f(d, x[i]) for i < n, with the rules of Map2 (x == y allowed).
+template <class D, class F>
+HWY_INLINE void Map1(D d, const TFromD<D>* x, TFromD<D>* y, size_t n, const F& f) {
+  // The second operand is a broadcast dummy: the compiler drops it with the unused lambda
+  // argument.
+  Map2<false, true>(d, x, x, y, n,
+                    [&f](D d2, hn::Vec<D> v, hn::Vec<D>) HWY_ATTR { return f(d2, v); });
 }
 
 /// max / min that return NaN when either input is NaN (torch.maximum / torch.minimum), unlike
@@ -92,6 +109,21 @@ HWY_INLINE hn::Vec<D> OneIf(D d, M m) {
   return hn::IfThenElseZero(m, hn::Set(d, TFromD<D>(1)));
 }
 
+#if HWY_HAVE_FLOAT64
+/// Double lanes to float with IEEE overflow: Highway's DemoteTo saturates to +-FLT_MAX on the
+/// EMU128 and SCALAR targets, where pow must give +-inf. 0x1.ffffffp127 (FLT_MAX + half an ulp)
+/// is the smallest magnitude that rounds to inf.
+template <class DF, class VD>
+HWY_INLINE hn::Vec<DF> DemoteToFloat(DF df, VD v) {
+  const hn::Rebind<double, DF> dd;
+  const auto f = hn::DemoteTo(df, v);
+  const auto huge =
+      hn::IfThenElseZero(hn::Ge(hn::Abs(v), hn::Set(dd, 0x1.ffffffp127)), hn::Set(dd, 1.0));
+  const auto inf = hn::Set(df, std::numeric_limits<float>::infinity());
+  return hn::IfThenElse(hn::Gt(hn::DemoteTo(df, huge), hn::Zero(df)), hn::CopySign(inf, f), f);
+}
+#endif
+
 /// out[i] = pow(a[i], b[i]) like std::pow. Float data is computed in double lanes (PowLanes is
 /// accurate to |b log a| double ulp, far below a float ulp); double data uses std::pow itself,
 /// as exp(b log a) in double would lose up to ~700 ulp.
@@ -104,7 +136,7 @@ HWY_INLINE void PowArrays(D /*d*/, const TFromD<D>* a, const TFromD<D>* b, TFrom
     const hn::ScalableTag<double> dd;
     const hn::Rebind<float, decltype(dd)> df;
     Map2<kScalarA, kScalarB>(df, a, b, out, n, [dd](auto df2, auto va, auto vb) HWY_ATTR {
-      return hn::DemoteTo(df2, PowLanes(dd, hn::PromoteTo(dd, va), hn::PromoteTo(dd, vb)));
+      return DemoteToFloat(df2, PowLanes(dd, hn::PromoteTo(dd, va), hn::PromoteTo(dd, vb)));
     });
     return;
   }
@@ -143,8 +175,8 @@ HWY_INLINE void PowScalarExponent(D d, TFromD<D> p, const TFromD<D>* x, TFromD<D
 
 /// y[i] = op(x[i]) on contiguous arrays.
 template <class D>
-HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>* x,
-                                  TFromD<D>* y, size_t n) {
+HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>* x, TFromD<D>* y,
+                                  size_t n) {
   using T = TFromD<D>;
   using V = hn::Vec<D>;
   switch (op) {
@@ -168,8 +200,9 @@ HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>*
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Sigmoid(d2, v); });
     case UnaryOp::Relu:
       // x < 0 ? 0 : x keeps NaN (torch.relu(nan) = nan).
-      return Map1(d, x, y, n,
-                  [](D d2, V v) HWY_ATTR { return hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d2)), v); });
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
+        return hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d2)), v);
+      });
     case UnaryOp::Gelu:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Gelu(d2, v); });
     case UnaryOp::GeluTanh:
@@ -181,8 +214,7 @@ HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>*
     case UnaryOp::Square:
       return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Mul(v, v); });
     case UnaryOp::Reciprocal:
-      return Map1(d, x, y, n,
-                  [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), v); });
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), v); });
     case UnaryOp::Sign:
       // (x > 0) - (x < 0): sign(+-0) = 0 and sign(NaN) = 0 like torch.sign.
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
@@ -275,20 +307,17 @@ HWY_NOINLINE void ActivationGradContiguous(D d, ActivationGrad op, const TFromD<
     case ActivationGrad::Gelu:
       return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluDerivative(d2, x)); });
     case ActivationGrad::GeluTanh:
-      return map(
-          [](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluTanhDerivative(d2, x)); });
+      return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluTanhDerivative(d2, x)); });
     case ActivationGrad::Silu:
       return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, SiluDerivative(d2, x)); });
     case ActivationGrad::Relu:
       // PyTorch's threshold_backward: x <= 0 ? 0 : g (a NaN input passes g through).
-      return map([](D d2, V x, V vg) HWY_ATTR {
-        return hn::IfThenZeroElse(hn::Le(x, hn::Zero(d2)), vg);
-      });
+      return map([](D d2, V x, V vg)
+                     HWY_ATTR { return hn::IfThenZeroElse(hn::Le(x, hn::Zero(d2)), vg); });
     case ActivationGrad::Sigmoid:
       // g y (1 - y)
-      return map([](D d2, V y, V vg) HWY_ATTR {
-        return hn::Mul(hn::Mul(vg, y), hn::Sub(hn::Set(d2, T(1)), y));
-      });
+      return map([](D d2, V y, V vg)
+                     HWY_ATTR { return hn::Mul(hn::Mul(vg, y), hn::Sub(hn::Set(d2, T(1)), y)); });
     case ActivationGrad::Tanh:
       // g (1 - y^2) as g (1 - y)(1 + y): no cancellation as |y| -> 1.
       return map([](D d2, V y, V vg) HWY_ATTR {
@@ -300,8 +329,7 @@ HWY_NOINLINE void ActivationGradContiguous(D d, ActivationGrad op, const TFromD<
 
 /// y[i] += alpha x[i].
 template <class D>
-HWY_NOINLINE void AxpyContiguous(D d, TFromD<D> alpha, const TFromD<D>* x, TFromD<D>* y,
-                                 size_t n) {
+HWY_NOINLINE void AxpyContiguous(D d, TFromD<D> alpha, const TFromD<D>* x, TFromD<D>* y, size_t n) {
   using V = hn::Vec<D>;
   Map2<false, false>(d, x, y, y, n, [alpha](D d2, V vx, V vy) HWY_ATTR {
     return hn::MulAdd(hn::Set(d2, alpha), vx, vy);

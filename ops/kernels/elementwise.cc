@@ -2,6 +2,8 @@
 // foreach_target.h) that split an array across threads and run the loops of elementwise-inl.h,
 // the public functions that dispatch once per call, and the scalar references of the tests.
 
+#include "ops/kernels/elementwise.h"
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -9,7 +11,6 @@
 
 #include "autograd/error.h"
 #include "autograd/parallel.h"
-#include "ops/kernels/elementwise.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/elementwise.cc"
@@ -47,8 +48,7 @@ int64_t grain_of(UnaryOp op) {
 }
 int64_t grain_of(BinaryOp op) { return op == BinaryOp::Pow ? kCostlyGrain : kCheapGrain; }
 int64_t grain_of(ActivationGrad op) {
-  return op == ActivationGrad::Relu || op == ActivationGrad::Sigmoid ||
-                 op == ActivationGrad::Tanh
+  return op == ActivationGrad::Relu || op == ActivationGrad::Sigmoid || op == ActivationGrad::Tanh
              ? kCheapGrain
              : kCostlyGrain;
 }
@@ -126,12 +126,11 @@ void UnaryF64(UnaryOp op, double param, const double* x, int64_t sx, double* y, 
               int64_t n) {
   unary_t(op, param, x, sx, y, sy, n);
 }
-void BinaryF64(BinaryOp op, const double* a, int64_t sa, const double* b, int64_t sb,
-               double* out, int64_t so, int64_t n) {
+void BinaryF64(BinaryOp op, const double* a, int64_t sa, const double* b, int64_t sb, double* out,
+               int64_t so, int64_t n) {
   binary_t(op, a, sa, b, sb, out, so, n);
 }
-void ActivationGradF64(ActivationGrad op, const double* v, const double* g, double* dx,
-                       int64_t n) {
+void ActivationGradF64(ActivationGrad op, const double* v, const double* g, double* dx, int64_t n) {
   activation_grad_t(op, v, g, dx, n);
 }
 void AxpyF64(double alpha, const double* x, double* y, int64_t n) { axpy_t(alpha, x, y, n); }
@@ -141,12 +140,12 @@ void UnaryF64(UnaryOp op, double param, const double* x, int64_t sx, double* y, 
               int64_t n) {
   for (int64_t i = 0; i < n; ++i) unary_reference(op, param, x + i * sx, y + i * sy, 1);
 }
-void BinaryF64(BinaryOp op, const double* a, int64_t sa, const double* b, int64_t sb,
-               double* out, int64_t so, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) binary_reference(op, a + i * sa, 0, b + i * sb, 0, out + i * so, 1);
+void BinaryF64(BinaryOp op, const double* a, int64_t sa, const double* b, int64_t sb, double* out,
+               int64_t so, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    binary_reference(op, a + i * sa, 0, b + i * sb, 0, out + i * so, 1);
 }
-void ActivationGradF64(ActivationGrad op, const double* v, const double* g, double* dx,
-                       int64_t n) {
+void ActivationGradF64(ActivationGrad op, const double* v, const double* g, double* dx, int64_t n) {
   activation_grad_reference(op, v, g, dx, n);
 }
 void AxpyF64(double alpha, const double* x, double* y, int64_t n) {
@@ -208,15 +207,24 @@ T unary_one(UnaryOp op, T p, T x) {
   const double xd = x, pd = p;
   const W xw = x;
   switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return static_cast<T>(std::exp(xw));
-    case UnaryOp::Log: return static_cast<T>(std::log(xw));
-    case UnaryOp::Sqrt: return static_cast<T>(std::sqrt(xd));
-    case UnaryOp::Rsqrt: return static_cast<T>(1.0 / std::sqrt(xd));
-    case UnaryOp::Abs: return std::abs(x);
-    case UnaryOp::Tanh: return static_cast<T>(std::tanh(xw));
-    case UnaryOp::Sigmoid: return static_cast<T>(sigmoid_w(xw));
-    case UnaryOp::Relu: return x < 0 ? T(0) : x;
+    case UnaryOp::Neg:
+      return -x;
+    case UnaryOp::Exp:
+      return static_cast<T>(std::exp(xw));
+    case UnaryOp::Log:
+      return static_cast<T>(std::log(xw));
+    case UnaryOp::Sqrt:
+      return static_cast<T>(std::sqrt(xd));
+    case UnaryOp::Rsqrt:
+      return static_cast<T>(1.0 / std::sqrt(xd));
+    case UnaryOp::Abs:
+      return std::abs(x);
+    case UnaryOp::Tanh:
+      return static_cast<T>(std::tanh(xw));
+    case UnaryOp::Sigmoid:
+      return static_cast<T>(sigmoid_w(xw));
+    case UnaryOp::Relu:
+      return x < 0 ? T(0) : x;
     case UnaryOp::Gelu:
       return static_cast<T>(W(0.5) * xw * std::erfc(-xw * W(kSqrtHalf)));
     case UnaryOp::GeluTanh: {
@@ -224,16 +232,26 @@ T unary_one(UnaryOp op, T p, T x) {
       const W u = W(kSqrt2OverPi) * (xw + W(kGeluCubic) * xw * xw * xw);
       return static_cast<T>(xw * sigmoid_w(2 * u));
     }
-    case UnaryOp::Silu: return static_cast<T>(xw * sigmoid_w(xw));
-    case UnaryOp::Erf: return static_cast<T>(std::erf(xw));
-    case UnaryOp::Square: return static_cast<T>(xd * xd);
-    case UnaryOp::Reciprocal: return static_cast<T>(1.0 / xd);
-    case UnaryOp::Sign: return static_cast<T>((x > 0) - (x < 0));
-    case UnaryOp::Pow: return static_cast<T>(std::pow(xd, pd));
-    case UnaryOp::AddScalar: return static_cast<T>(xd + pd);
-    case UnaryOp::MulScalar: return static_cast<T>(xd * pd);
-    case UnaryOp::RSubScalar: return static_cast<T>(pd - xd);
-    case UnaryOp::RDivScalar: return static_cast<T>(pd / xd);
+    case UnaryOp::Silu:
+      return static_cast<T>(xw * sigmoid_w(xw));
+    case UnaryOp::Erf:
+      return static_cast<T>(std::erf(xw));
+    case UnaryOp::Square:
+      return static_cast<T>(xd * xd);
+    case UnaryOp::Reciprocal:
+      return static_cast<T>(1.0 / xd);
+    case UnaryOp::Sign:
+      return static_cast<T>((x > 0) - (x < 0));
+    case UnaryOp::Pow:
+      return static_cast<T>(std::pow(xd, pd));
+    case UnaryOp::AddScalar:
+      return static_cast<T>(xd + pd);
+    case UnaryOp::MulScalar:
+      return static_cast<T>(xd * pd);
+    case UnaryOp::RSubScalar:
+      return static_cast<T>(pd - xd);
+    case UnaryOp::RDivScalar:
+      return static_cast<T>(pd / xd);
   }
   fail("unary_reference: unknown op code {}", static_cast<int>(op));
 }
@@ -261,9 +279,12 @@ T activation_grad_one(ActivationGrad op, T v, T g) {
       const W s = sigmoid_w(x), sc = sigmoid_w(-x);
       return static_cast<T>(gw * (s * (1 + x * sc)));
     }
-    case ActivationGrad::Relu: return v <= 0 ? T(0) : g;
-    case ActivationGrad::Sigmoid: return static_cast<T>(gw * x * (1 - x));
-    case ActivationGrad::Tanh: return static_cast<T>(gw * (1 - x * x));
+    case ActivationGrad::Relu:
+      return v <= 0 ? T(0) : g;
+    case ActivationGrad::Sigmoid:
+      return static_cast<T>(gw * x * (1 - x));
+    case ActivationGrad::Tanh:
+      return static_cast<T>(gw * (1 - x * x));
   }
   fail("activation_grad_reference: unknown op code {}", static_cast<int>(op));
 }
@@ -272,24 +293,33 @@ template <typename T>
 T binary_one(BinaryOp op, T a, T b) {
   const double ad = a, bd = b;
   switch (op) {
-    case BinaryOp::Add: return static_cast<T>(ad + bd);
-    case BinaryOp::Sub: return static_cast<T>(ad - bd);
-    case BinaryOp::Mul: return static_cast<T>(ad * bd);
-    case BinaryOp::Div: return static_cast<T>(ad / bd);
-    case BinaryOp::Max: return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? b : a);
-    case BinaryOp::Min: return std::isnan(a) || std::isnan(b) ? a + b : (b < a ? b : a);
-    case BinaryOp::Pow: return static_cast<T>(std::pow(ad, bd));
-    case BinaryOp::Eq: return a == b ? T(1) : T(0);
-    case BinaryOp::Lt: return a < b ? T(1) : T(0);
-    case BinaryOp::Gt: return a > b ? T(1) : T(0);
+    case BinaryOp::Add:
+      return static_cast<T>(ad + bd);
+    case BinaryOp::Sub:
+      return static_cast<T>(ad - bd);
+    case BinaryOp::Mul:
+      return static_cast<T>(ad * bd);
+    case BinaryOp::Div:
+      return static_cast<T>(ad / bd);
+    case BinaryOp::Max:
+      return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? b : a);
+    case BinaryOp::Min:
+      return std::isnan(a) || std::isnan(b) ? a + b : (b < a ? b : a);
+    case BinaryOp::Pow:
+      return static_cast<T>(std::pow(ad, bd));
+    case BinaryOp::Eq:
+      return a == b ? T(1) : T(0);
+    case BinaryOp::Lt:
+      return a < b ? T(1) : T(0);
+    case BinaryOp::Gt:
+      return a > b ? T(1) : T(0);
   }
   fail("binary_reference: unknown op code {}", static_cast<int>(op));
 }
 
 }  // namespace
 
-void unary(UnaryOp op, double param, const float* x, int64_t sx, float* y, int64_t sy,
-           int64_t n) {
+void unary(UnaryOp op, double param, const float* x, int64_t sx, float* y, int64_t sy, int64_t n) {
   check_args("unary", n, valid(op), static_cast<int>(op));
   HWY_DYNAMIC_DISPATCH(UnaryF32)(op, param, x, sx, y, sy, n);
 }
@@ -303,8 +333,7 @@ void activation_grad(ActivationGrad op, const float* v, const float* g, float* d
   check_args("activation_grad", n, valid(op), static_cast<int>(op));
   HWY_DYNAMIC_DISPATCH(ActivationGradF32)(op, v, g, dx, n);
 }
-void activation_grad(ActivationGrad op, const double* v, const double* g, double* dx,
-                     int64_t n) {
+void activation_grad(ActivationGrad op, const double* v, const double* g, double* dx, int64_t n) {
   check_args("activation_grad", n, valid(op), static_cast<int>(op));
   HWY_DYNAMIC_DISPATCH(ActivationGradF64)(op, v, g, dx, n);
 }

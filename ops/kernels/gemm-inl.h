@@ -8,16 +8,23 @@
 //     registers (AVX-512, NEON/SVE), 6 on targets with 16 (AVX2, SSE4): 2*MR accumulators + 2 B
 //     vectors + 1 broadcast A value fill the register file without spilling. AVX2 fp32 is 6x16:
 //     12 independent FMA chains >= 2 FMA/cycle x 4 cycles of latency, as peak needs.
-//   KC = 16 KiB / (NR * sizeof(T)), clamped to [64, 512]: one packed B micro-panel (KC x NR)
-//     fills half of a 32 KiB L1d (Zen 3/4) and stays there while the A micro-panels stream by.
-//     AVX2 fp32: 256; AVX-512 fp32: 128; SSE4 fp32: 512.
+//   KC = 64 KiB / (NR * sizeof(T)), clamped to [128, 512] (512 for fp32 and fp64 on AVX2 and
+//     AVX-512): a packed B micro-panel (KC x NR, 32-64 KiB) lives in L1/L2 while the A
+//     micro-panels stream past it. A larger KC means fewer passes over C (each K block reads and
+//     writes all of C); measured on Zen 4, KC = 512 beat L1-sized panels (KC = 128-256) by 5-15%
+//     on the Transformer shapes, because the L2 feeds 2 B vectors per 8-16 FMAs easily.
 //   MC = 256 KiB / (KC * sizeof(T)), a multiple of MR: the packed A block fills half of Zen 3's
-//     512 KiB L2 (AVX2 fp32: 252, AVX-512 fp32: 512).
+//     512 KiB L2 (fp32: 128 rows).
 //   NC = 4 MiB / (KC * sizeof(T)), a multiple of NR: the packed B panel takes an eighth of
-//     Zen 3's 32 MiB L3 (AVX2 fp32: 4096).
-// The K loop is split only by KC (depends on k and the target, never on the thread count), and
-// every output element is computed by the same sequence of operations wherever its tile falls,
-// so results are bit-identical for any number of threads.
+//     Zen 3's 32 MiB L3 (fp32: 2048 columns).
+// Paths (ChoosePlan, from the shape only): packed; no packing when B is not transposed and fits
+// L2 (the same micro-kernel reads B in place); for m or n <= 16, vectors along the long side
+// (broadcast kernel, C written transposed if needed) or dot products along k (matrix-vector).
+// Threads: C is cut into a 2-D grid of tile-aligned blocks (x the batch), each block a task
+// with its own thread-local packing buffers, so tasks share nothing. The K loop is split only
+// by KC (depends on k and the target, never on the thread count), and every output element is
+// computed by the same sequence of operations wherever its tile falls, so results are
+// bit-identical for any number of threads.
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,7 +68,7 @@ struct Blocking {
   // Upper bound of the lanes per vector (exact on fixed-width targets).
   static constexpr size_t kMaxLanes = HWY_LANES(T);
   static constexpr size_t kKC =
-      std::clamp<size_t>(16384 / (2 * kMaxLanes * sizeof(T)), 64, 512) / 8 * 8;
+      std::clamp<size_t>(65536 / (2 * kMaxLanes * sizeof(T)), 128, 512) / 8 * 8;
   // Row stride of a packed A micro-panel in row layout: KC plus one cache line, so that the MR
   // rows do not all map to the same L1 sets.
   static constexpr size_t kKCStride = kKC + 64 / sizeof(T);
@@ -71,6 +78,10 @@ struct Blocking {
 
 // Shapes with m or n at most this take the no-packing paths.
 inline constexpr int64_t kSmallDim = 16;
+// Any shape whose B is not transposed and at most this big (half of Zen 3's L2), with A at most
+// 4x that, is multiplied without packing: the broadcast kernel reads B in place from L2. (With
+// a larger A, re-reading A for every column strip costs more than packing: 2048x256x256 -3%.)
+inline constexpr size_t kNoPackBBytes = size_t{256} << 10;
 // Products with fewer multiply-adds run on the calling thread (a fork/join costs ~10 us).
 inline constexpr double kMinParallelWork = double(1 << 20);
 
@@ -153,8 +164,8 @@ HWY_INLINE V Activate(D d, V v, GemmActivation act) {
   return v;
 }
 
-// Writes one vector of outputs: c[0..Lanes) = act(alpha * acc + beta * c + bias[j..]).
-// Row i / column j locate the vector inside the tile (for bias and pre).
+// Writes one vector of outputs before the activation: c[0..Lanes) = alpha * acc + beta * c +
+// bias[j..], also to pre if set. Row i / column j locate the vector inside the tile.
 template <class D, typename T = TFromD<D>>
 HWY_INLINE void StoreOut(D d, hn::Vec<D> acc, const Epi<T>& e, T* HWY_RESTRICT c, size_t i,
                          size_t j) {
@@ -162,11 +173,24 @@ HWY_INLINE void StoreOut(D d, hn::Vec<D> acc, const Epi<T>& e, T* HWY_RESTRICT c
   if (e.beta != T(0)) v = hn::MulAdd(hn::Set(d, e.beta), hn::LoadU(d, c), v);
   if (e.bias != nullptr) v = hn::Add(v, hn::LoadU(d, e.bias + j));
   if (e.pre != nullptr) hn::StoreU(v, d, e.pre + i * e.ld_pre + j);
-  if (e.act != GemmActivation::kNone) v = Activate(d, v, e.act);
   hn::StoreU(v, d, c);
 }
 
-// One output element, with the same arithmetic as a lane of StoreOut.
+// Applies the activation in place to rows x cols of c (cols a multiple of Lanes(d)), right
+// after the tile was stored (still in L1). Kept out of the micro-kernel so that the kernel's
+// register allocation is not disturbed by the activation's constants.
+template <class D, typename T = TFromD<D>>
+HWY_NOINLINE void ActivateRows(D d, T* HWY_RESTRICT c, size_t ldc, size_t rows, size_t cols,
+                               GemmActivation act) {
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < rows; ++i) {
+    for (size_t j = 0; j < cols; j += N) {
+      hn::StoreU(Activate(d, hn::LoadU(d, c + i * ldc + j), act), d, c + i * ldc + j);
+    }
+  }
+}
+
+// One output element, with the same arithmetic as a lane of StoreOut + ActivateRows.
 template <typename T>
 HWY_INLINE void StoreOne(T acc, const Epi<T>& e, T* c, const T* bias, T* pre) {
   const hn::CappedTag<T, 1> d1;
@@ -174,6 +198,7 @@ HWY_INLINE void StoreOne(T acc, const Epi<T>& e, T* c, const T* bias, T* pre) {
   e1.bias = bias;
   e1.pre = pre;
   StoreOut(d1, hn::Set(d1, acc), e1, c, 0, 0);
+  if (e.act != GemmActivation::kNone) ActivateRows(d1, c, 1, 1, 1, e.act);
 }
 
 // ---- The register-tiled micro-kernel ----
@@ -194,46 +219,62 @@ struct RuntimeAStrides {
 
 // acc[MR x NV*L] = sum_{p < kc} A(i, p) * B(p, j): A(i, p) = ap[as.row(i) + p * as.step()] is
 // broadcast, B row p = bp + p * b_step holds NV vectors. Then the epilogue stores the tile to
-// c (row stride ldc). MR <= 12, NV <= 2.
+// c (row stride ldc). MR <= 12, NV <= 4. Not inlined: the register allocator then sees only
+// the 2*MR accumulators, 2 B vectors and the broadcast (GCC spilled accumulators on AVX2 when
+// this was inlined into the driver).
 template <size_t MR, size_t NV, class D, class AS, typename T = TFromD<D>>
-HWY_INLINE void Tile(D d, size_t kc, const T* HWY_RESTRICT ap, const AS as,
-                     const T* HWY_RESTRICT bp, size_t b_step, const Epi<T>& e, T* HWY_RESTRICT c,
-                     size_t ldc) {
-  static_assert(MR >= 1 && MR <= 12 && NV >= 1 && NV <= 2, "tile shape");
+HWY_NOINLINE void Tile(D d, size_t kc, const T* HWY_RESTRICT ap, const AS as,
+                       const T* HWY_RESTRICT bp, size_t b_step, const Epi<T>& e, T* HWY_RESTRICT c,
+                       size_t ldc) {
+  static_assert(MR >= 1 && MR <= 12 && NV >= 1 && NV <= 4, "tile shape");
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
-#define TS_GEMM_DECL(i) V c##i##0 = hn::Zero(d), c##i##1 = hn::Zero(d);
+#define TS_GEMM_DECL(i) \
+  V c##i##0 = hn::Zero(d), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
   TS_GEMM_FOR_ROWS(TS_GEMM_DECL)
 #undef TS_GEMM_DECL
+  // C is needed only after the K loop: start bringing its rows in now (beta != 0 reads them,
+  // and stores need the lines too).
+  for (size_t i = 0; i < MR; ++i) {
+    hwy::Prefetch(c + i * ldc);
+    if (NV * N * sizeof(T) > 64) hwy::Prefetch(c + i * ldc + NV * N - 1);
+  }
   for (size_t p = 0; p < kc; ++p) {
     const V b0 = hn::LoadU(d, bp);
     const V b1 = NV > 1 ? hn::LoadU(d, bp + N) : b0;
-#define TS_GEMM_FMA(i)                              \
-  if constexpr (MR > i) {                           \
-    const V ai = hn::Set(d, ap[as.row(i)]);         \
-    c##i##0 = hn::MulAdd(ai, b0, c##i##0);          \
+    const V b2 = NV > 2 ? hn::LoadU(d, bp + 2 * N) : b0;
+    const V b3 = NV > 3 ? hn::LoadU(d, bp + 3 * N) : b0;
+#define TS_GEMM_FMA(i)                                           \
+  if constexpr (MR > i) {                                        \
+    const V ai = hn::Set(d, ap[as.row(i)]);                      \
+    c##i##0 = hn::MulAdd(ai, b0, c##i##0);                       \
     if constexpr (NV > 1) c##i##1 = hn::MulAdd(ai, b1, c##i##1); \
+    if constexpr (NV > 2) c##i##2 = hn::MulAdd(ai, b2, c##i##2); \
+    if constexpr (NV > 3) c##i##3 = hn::MulAdd(ai, b3, c##i##3); \
   }
     TS_GEMM_FOR_ROWS(TS_GEMM_FMA)
 #undef TS_GEMM_FMA
     ap += as.step();
     bp += b_step;
   }
-#define TS_GEMM_STORE(i)                                                    \
-  if constexpr (MR > i) {                                                   \
-    StoreOut(d, c##i##0, e, c + i * ldc, i, 0);                             \
-    if constexpr (NV > 1) StoreOut(d, c##i##1, e, c + i * ldc + N, i, N);   \
+#define TS_GEMM_STORE(i)                                                          \
+  if constexpr (MR > i) {                                                         \
+    StoreOut(d, c##i##0, e, c + i * ldc, i, 0);                                   \
+    if constexpr (NV > 1) StoreOut(d, c##i##1, e, c + i * ldc + N, i, N);         \
+    if constexpr (NV > 2) StoreOut(d, c##i##2, e, c + i * ldc + 2 * N, i, 2 * N); \
+    if constexpr (NV > 3) StoreOut(d, c##i##3, e, c + i * ldc + 3 * N, i, 3 * N); \
   }
   TS_GEMM_FOR_ROWS(TS_GEMM_STORE)
 #undef TS_GEMM_STORE
+  if (e.act != GemmActivation::kNone) ActivateRows(d, c, ldc, MR, NV * N, e.act);
 }
 
 // A partial tile (mr < MR or nr < NR) of the packed path: the packed panels are zero-padded,
 // so the full tile is computed on a local copy of the valid part of C and copied back.
 template <size_t MR, class D, class AS, typename T = TFromD<D>>
 HWY_NOINLINE void EdgeTile(D d, size_t kc, const T* HWY_RESTRICT ap, const AS as,
-                           const T* HWY_RESTRICT bp, const Epi<T>& e, T* HWY_RESTRICT c,
-                           size_t ldc, size_t mr, size_t nr) {
+                           const T* HWY_RESTRICT bp, const Epi<T>& e, T* HWY_RESTRICT c, size_t ldc,
+                           size_t mr, size_t nr) {
   const size_t NR = 2 * hn::Lanes(d);
   HWY_ALIGN T ct[MR * 2 * HWY_LANES(T)];
   HWY_ALIGN T bias[2 * HWY_LANES(T)];
@@ -268,10 +309,10 @@ template <typename T>
 void PackA(bool trans_a, const T* HWY_RESTRICT a, size_t lda, size_t mc, size_t kc,
            T* HWY_RESTRICT dst) {
   constexpr size_t kStride = Blocking<T>::kKCStride;
-  for (size_t ir = 0; ir < mc; ir += kMR) {
-    const size_t mr = std::min(kMR, mc - ir);
-    T* panel = dst + ir * kStride;
-    if (!trans_a) {
+  if (!trans_a) {
+    for (size_t ir = 0; ir < mc; ir += kMR) {
+      const size_t mr = std::min(kMR, mc - ir);
+      T* panel = dst + ir * kStride;
       for (size_t q = 0; q < kMR; ++q) {
         if (q < mr) {
           memcpy(panel + q * kStride, a + (ir + q) * lda, kc * sizeof(T));
@@ -279,11 +320,26 @@ void PackA(bool trans_a, const T* HWY_RESTRICT a, size_t lda, size_t mc, size_t 
           memset(panel + q * kStride, 0, kc * sizeof(T));
         }
       }
-    } else if (mr == kMR) {
-      for (size_t p = 0; p < kc; ++p) memcpy(panel + p * kMR, a + p * lda + ir, kMR * sizeof(T));
-    } else {
-      for (size_t p = 0; p < kc; ++p) {
-        for (size_t q = 0; q < kMR; ++q) panel[p * kMR + q] = q < mr ? a[p * lda + ir + q] : T(0);
+    }
+    return;
+  }
+  // Rows p of the stored A are contiguous along i: walk them in groups of 8, copying each
+  // panel's MR-wide piece, so that A is read row after row and each panel written in runs.
+  const size_t full = mc / kMR * kMR;
+  for (size_t p0 = 0; p0 < kc; p0 += 8) {
+    const size_t p1 = std::min(kc, p0 + 8);
+    for (size_t ir = 0; ir < full; ir += kMR) {
+      T* panel = dst + ir * kStride;
+      for (size_t p = p0; p < p1; ++p) {
+        memcpy(panel + p * kMR, a + p * lda + ir, kMR * sizeof(T));
+      }
+    }
+    if (full < mc) {
+      T* panel = dst + full * kStride;
+      for (size_t p = p0; p < p1; ++p) {
+        for (size_t q = 0; q < kMR; ++q) {
+          panel[p * kMR + q] = full + q < mc ? a[p * lda + full + q] : T(0);
+        }
       }
     }
   }
@@ -291,12 +347,60 @@ void PackA(bool trans_a, const T* HWY_RESTRICT a, size_t lda, size_t mc, size_t 
 
 // Transposes columns [0, nr) of a stored-transposed B (row q of src = column q of op(B),
 // contiguous along p) into one micro-panel: panel[p * NR + q] = src[q * ldb + p]; columns
-// nr..NR are zero. 4x4 (fp32) / 2x2 (fp64) in-register transposes in 128-bit vectors.
+// nr..NR are zero. In-register transposes: 8x8 fp32 blocks in 256-bit vectors where the
+// target has them, then 4x4 fp32 / 2x2 fp64 blocks in 128-bit vectors, then scalar.
 template <class D, typename T = TFromD<D>>
 HWY_INLINE void PackBTransposedPanel(D d, const T* HWY_RESTRICT src, size_t ldb, size_t nr,
                                      size_t kc, T* HWY_RESTRICT panel) {
   const size_t NR = 2 * hn::Lanes(d);
   size_t q = 0;
+#if HWY_TARGET != HWY_SCALAR && HWY_MAX_BYTES >= 32
+  if constexpr (sizeof(T) == 4) {
+    // 8x8 blocks in 256-bit vectors: interleave 32-bit, then 64-bit lanes within the 128-bit
+    // halves, then combine halves (0.6 shuffle per element instead of 1 for 4x4 blocks).
+    const hn::FixedTag<T, 8> d8;
+    const hn::Repartition<uint64_t, decltype(d8)> du;
+    for (; q + 8 <= nr; q += 8) {
+      const T* s = src + q * ldb;
+      size_t p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        const auto r0 = hn::LoadU(d8, s + p), r1 = hn::LoadU(d8, s + ldb + p);
+        const auto r2 = hn::LoadU(d8, s + 2 * ldb + p), r3 = hn::LoadU(d8, s + 3 * ldb + p);
+        const auto r4 = hn::LoadU(d8, s + 4 * ldb + p), r5 = hn::LoadU(d8, s + 5 * ldb + p);
+        const auto r6 = hn::LoadU(d8, s + 6 * ldb + p), r7 = hn::LoadU(d8, s + 7 * ldb + p);
+        const auto t0 = hn::BitCast(du, hn::InterleaveLower(d8, r0, r1));
+        const auto t1 = hn::BitCast(du, hn::InterleaveUpper(d8, r0, r1));
+        const auto t2 = hn::BitCast(du, hn::InterleaveLower(d8, r2, r3));
+        const auto t3 = hn::BitCast(du, hn::InterleaveUpper(d8, r2, r3));
+        const auto t4 = hn::BitCast(du, hn::InterleaveLower(d8, r4, r5));
+        const auto t5 = hn::BitCast(du, hn::InterleaveUpper(d8, r4, r5));
+        const auto t6 = hn::BitCast(du, hn::InterleaveLower(d8, r6, r7));
+        const auto t7 = hn::BitCast(du, hn::InterleaveUpper(d8, r6, r7));
+        // u_c holds column c (rows 0-3) in its lower half and column c+4 in its upper half.
+        const auto u0 = hn::BitCast(d8, hn::InterleaveLower(du, t0, t2));
+        const auto u1 = hn::BitCast(d8, hn::InterleaveUpper(du, t0, t2));
+        const auto u2 = hn::BitCast(d8, hn::InterleaveLower(du, t1, t3));
+        const auto u3 = hn::BitCast(d8, hn::InterleaveUpper(du, t1, t3));
+        const auto v0 = hn::BitCast(d8, hn::InterleaveLower(du, t4, t6));
+        const auto v1 = hn::BitCast(d8, hn::InterleaveUpper(du, t4, t6));
+        const auto v2 = hn::BitCast(d8, hn::InterleaveLower(du, t5, t7));
+        const auto v3 = hn::BitCast(d8, hn::InterleaveUpper(du, t5, t7));
+        T* o = panel + p * NR + q;
+        hn::StoreU(hn::ConcatLowerLower(d8, v0, u0), d8, o);
+        hn::StoreU(hn::ConcatLowerLower(d8, v1, u1), d8, o + NR);
+        hn::StoreU(hn::ConcatLowerLower(d8, v2, u2), d8, o + 2 * NR);
+        hn::StoreU(hn::ConcatLowerLower(d8, v3, u3), d8, o + 3 * NR);
+        hn::StoreU(hn::ConcatUpperUpper(d8, v0, u0), d8, o + 4 * NR);
+        hn::StoreU(hn::ConcatUpperUpper(d8, v1, u1), d8, o + 5 * NR);
+        hn::StoreU(hn::ConcatUpperUpper(d8, v2, u2), d8, o + 6 * NR);
+        hn::StoreU(hn::ConcatUpperUpper(d8, v3, u3), d8, o + 7 * NR);
+      }
+      for (; p < kc; ++p) {
+        for (size_t r = 0; r < 8; ++r) panel[p * NR + q + r] = s[r * ldb + p];
+      }
+    }
+  }
+#endif
 #if HWY_TARGET != HWY_SCALAR
   constexpr size_t W = 16 / sizeof(T);
   const hn::FixedTag<T, W> dw;
@@ -342,20 +446,30 @@ template <class D, typename T = TFromD<D>>
 void PackB(D d, bool trans_b, const T* HWY_RESTRICT b, size_t ldb, size_t kc, size_t nc,
            T* HWY_RESTRICT dst) {
   const size_t N = hn::Lanes(d), NR = 2 * N;
-  for (size_t jr = 0; jr < nc; jr += NR) {
-    const size_t nr = std::min(NR, nc - jr);
-    T* panel = dst + jr * kc;
-    if (trans_b) {
-      PackBTransposedPanel(d, b + jr * ldb, ldb, nr, kc, panel);
-    } else if (nr == NR) {
-      for (size_t p = 0; p < kc; ++p) {
+  if (trans_b) {
+    for (size_t jr = 0; jr < nc; jr += NR) {
+      PackBTransposedPanel(d, b + jr * ldb, ldb, std::min(NR, nc - jr), kc, dst + jr * kc);
+    }
+    return;
+  }
+  // Rows p of B are contiguous along j: groups of 8 rows, each panel's NR-wide piece in turn,
+  // so that B is read row after row and each panel written in runs of 8 * NR.
+  const size_t full = nc / NR * NR;
+  for (size_t p0 = 0; p0 < kc; p0 += 8) {
+    const size_t p1 = std::min(kc, p0 + 8);
+    for (size_t jr = 0; jr < full; jr += NR) {
+      T* panel = dst + jr * kc;
+      for (size_t p = p0; p < p1; ++p) {
         const T* s = b + p * ldb + jr;
         hn::Store(hn::LoadU(d, s), d, panel + p * NR);
         hn::Store(hn::LoadU(d, s + N), d, panel + p * NR + N);
       }
-    } else {
-      for (size_t p = 0; p < kc; ++p) {
-        memcpy(panel + p * NR, b + p * ldb + jr, nr * sizeof(T));
+    }
+    if (full < nc) {
+      T* panel = dst + full * kc;
+      const size_t nr = nc - full;
+      for (size_t p = p0; p < p1; ++p) {
+        memcpy(panel + p * NR, b + p * ldb + full, nr * sizeof(T));
         memset(panel + p * NR + nr, 0, (NR - nr) * sizeof(T));
       }
     }
@@ -465,7 +579,7 @@ HWY_INLINE void BroadcastTile(DV dv, size_t k, const T* x, RuntimeAStrides as, c
     return;
   }
   const size_t W = NV * hn::Lanes(dv);
-  HWY_ALIGN T tmp[MR * 2 * HWY_LANES(T)];
+  HWY_ALIGN T tmp[MR * 4 * HWY_LANES(T)];
   Tile<MR, NV>(dv, k, xr, as, yj, ldy, Epi<T>(), tmp, W);  // raw sums (alpha 1, beta 0)
   for (size_t rr = 0; rr < MR; ++rr) {
     for (size_t jj = 0; jj < W; ++jj) {
@@ -476,13 +590,23 @@ HWY_INLINE void BroadcastTile(DV dv, size_t k, const T* x, RuntimeAStrides as, c
   }
 }
 
+// Few rows get wider tiles (4 vectors), so that there are still >= 4 independent FMA chains and
+// each strided B row is read in longer runs; 16-register targets keep <= 8 of those accumulators.
+inline constexpr size_t kWideRows = kMR == 8 ? 4 : 2;
+
 template <size_t NV, class DV, typename T = TFromD<DV>>
 HWY_INLINE void BroadcastColumns(DV dv, size_t rows, size_t k, const T* x, RuntimeAStrides as,
                                  const T* y, size_t ldy, const Epi<T>& e, T* c, size_t ldc,
                                  size_t j, bool transposed) {
   size_t r = 0;
-  for (; r + kMR <= rows; r += kMR) {
-    BroadcastTile<kMR, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
+  if constexpr (NV < 4) {  // MR x 4 accumulators would not fit the registers
+    for (; r + kMR <= rows; r += kMR) {
+      BroadcastTile<kMR, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
+    }
+  } else {
+    for (; r + kWideRows <= rows; r += kWideRows) {
+      BroadcastTile<kWideRows, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
+    }
   }
   for (; r < rows; ++r) BroadcastTile<1, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
 }
@@ -491,11 +615,16 @@ HWY_INLINE void BroadcastColumns(DV dv, size_t rows, size_t k, const T* x, Runti
 // contiguous along the output columns, which become vector lanes.
 template <class D, typename T = TFromD<D>>
 HWY_NOINLINE void SmallBroadcast(D d, size_t rows, size_t cols, size_t k, const T* x,
-                                 RuntimeAStrides as, const T* y, size_t ldy, const Epi<T>& e,
-                                 T* c, size_t ldc, bool transposed) {
+                                 RuntimeAStrides as, const T* y, size_t ldy, const Epi<T>& e, T* c,
+                                 size_t ldc, bool transposed) {
   const size_t N = hn::Lanes(d);
   const hn::CappedTag<T, 1> d1;
   size_t j = 0;
+  if (rows < kMR) {  // few rows: 4-vector tiles (MR rows and more use MR x 2 tiles)
+    for (; j + 4 * N <= cols; j += 4 * N) {
+      BroadcastColumns<4>(d, rows, k, x, as, y, ldy, e, c, ldc, j, transposed);
+    }
+  }
   for (; j + 2 * N <= cols; j += 2 * N) {
     BroadcastColumns<2>(d, rows, k, x, as, y, ldy, e, c, ldc, j, transposed);
   }
@@ -512,8 +641,8 @@ HWY_NOINLINE void SmallBroadcast(D d, size_t rows, size_t cols, size_t k, const 
 // out[i * RJ + j] = dot(x row i, y row j) over k, rows contiguous (strides ldx, ldy): vector
 // partial sums, a fixed reduction tree, then the k % L tail in scalar FMAs. RI, RJ <= 4.
 template <size_t RI, size_t RJ, class D, typename T = TFromD<D>>
-HWY_INLINE void DotTile(D d, size_t k, const T* HWY_RESTRICT x, size_t ldx,
-                        const T* HWY_RESTRICT y, size_t ldy, T* HWY_RESTRICT out) {
+HWY_INLINE void DotTile(D d, size_t k, const T* HWY_RESTRICT x, size_t ldx, const T* HWY_RESTRICT y,
+                        size_t ldy, T* HWY_RESTRICT out) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
 #define TS_GEMM_DECL(i, j) V a##i##j = hn::Zero(d);
@@ -526,19 +655,20 @@ HWY_INLINE void DotTile(D d, size_t k, const T* HWY_RESTRICT x, size_t ldx,
     if constexpr (RJ > 1) y1 = hn::LoadU(d, y + ldy + p);
     if constexpr (RJ > 2) y2 = hn::LoadU(d, y + 2 * ldy + p);
     if constexpr (RJ > 3) y3 = hn::LoadU(d, y + 3 * ldy + p);
-#define TS_GEMM_DOT(i, j) \
-  if constexpr (RI > i && RJ > j) a##i##j = hn::MulAdd(hn::LoadU(d, x + i * ldx + p), y##j, a##i##j);
+#define TS_GEMM_DOT(i, j)         \
+  if constexpr (RI > i && RJ > j) \
+    a##i##j = hn::MulAdd(hn::LoadU(d, x + i * ldx + p), y##j, a##i##j);
     TS_GEMM_FOR_RIJ(TS_GEMM_DOT)
 #undef TS_GEMM_DOT
   }
   const hn::CappedTag<T, 1> d1;
-#define TS_GEMM_REDUCE(i, j)                                                              \
-  if constexpr (RI > i && RJ > j) {                                                       \
-    auto s = hn::Set(d1, hn::GetLane(hn::SumOfLanes(d, a##i##j)));                        \
-    for (size_t q = p; q < k; ++q) {                                                      \
-      s = hn::MulAdd(hn::Set(d1, x[i * ldx + q]), hn::Set(d1, y[j * ldy + q]), s);        \
-    }                                                                                     \
-    out[i * RJ + j] = hn::GetLane(s);                                                     \
+#define TS_GEMM_REDUCE(i, j)                                                       \
+  if constexpr (RI > i && RJ > j) {                                                \
+    auto s = hn::Set(d1, hn::GetLane(hn::SumOfLanes(d, a##i##j)));                 \
+    for (size_t q = p; q < k; ++q) {                                               \
+      s = hn::MulAdd(hn::Set(d1, x[i * ldx + q]), hn::Set(d1, y[j * ldy + q]), s); \
+    }                                                                              \
+    out[i * RJ + j] = hn::GetLane(s);                                              \
   }
   TS_GEMM_FOR_RIJ(TS_GEMM_REDUCE)
 #undef TS_GEMM_REDUCE
@@ -562,10 +692,11 @@ HWY_INLINE void DotBlock(D d, size_t k, const T* x, size_t ldx, const T* y, size
 }
 
 template <size_t RI, class D, typename T = TFromD<D>>
-HWY_INLINE void DotRow(D d, size_t cols, size_t k, const T* x, size_t ldx, const T* y,
-                       size_t ldy, const Epi<T>& e, T* c, size_t ldc, size_t i) {
+HWY_INLINE void DotRow(D d, size_t cols, size_t k, const T* x, size_t ldx, const T* y, size_t ldy,
+                       const Epi<T>& e, T* c, size_t ldc, size_t i) {
   size_t j = 0;
-  for (; j + kDotRJ <= cols; j += kDotRJ) DotBlock<RI, kDotRJ>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
+  for (; j + kDotRJ <= cols; j += kDotRJ)
+    DotBlock<RI, kDotRJ>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
   for (; j < cols; ++j) DotBlock<RI, 1>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
 }
 
@@ -573,7 +704,8 @@ template <size_t RJ, class D, typename T = TFromD<D>>
 HWY_INLINE void DotColumn(D d, size_t rows, size_t k, const T* x, size_t ldx, const T* y,
                           size_t ldy, const Epi<T>& e, T* c, size_t ldc, size_t j) {
   size_t i = 0;
-  for (; i + kDotRI <= rows; i += kDotRI) DotBlock<kDotRI, RJ>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
+  for (; i + kDotRI <= rows; i += kDotRI)
+    DotBlock<kDotRI, RJ>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
   for (; i < rows; ++i) DotBlock<1, RJ>(d, k, x, ldx, y, ldy, e, c, ldc, i, j);
 }
 
@@ -584,7 +716,8 @@ HWY_NOINLINE void SmallDot(D d, size_t rows, size_t cols, size_t k, const T* x, 
                            const T* y, size_t ldy, const Epi<T>& e, T* c, size_t ldc) {
   if (rows >= cols) {
     size_t i = 0;
-    for (; i + kDotRI <= rows; i += kDotRI) DotRow<kDotRI>(d, cols, k, x, ldx, y, ldy, e, c, ldc, i);
+    for (; i + kDotRI <= rows; i += kDotRI)
+      DotRow<kDotRI>(d, cols, k, x, ldx, y, ldy, e, c, ldc, i);
     for (; i < rows; ++i) DotRow<1>(d, cols, k, x, ldx, y, ldy, e, c, ldc, i);
   } else {
     size_t j = 0;
@@ -599,7 +732,7 @@ HWY_NOINLINE void SmallDot(D d, size_t rows, size_t cols, size_t k, const T* x, 
 
 enum class Path {
   kPacked,      // BLIS packed panels
-  kBroadcast,   // m small, B rows contiguous along n: vectors along n
+  kBroadcast,   // m small or B small, B rows contiguous along n: vectors along n, no packing
   kBroadcastT,  // n small, A stored transposed: vectors along m, C written transposed
   kDot,         // dot products along k (small operand copied to rows if not contiguous)
 };
@@ -614,9 +747,20 @@ template <typename T>
 Plan ChoosePlan(const Mat<T>& g) {
   Plan plan;
   const size_t small = kSmallDim;
+  const size_t b_bytes = g.k * g.n * sizeof(T);
+  if (!g.tb && b_bytes <= kNoPackBBytes && g.m * g.k * sizeof(T) <= 4 * kNoPackBBytes) {
+    // B (rows contiguous) stays in L2: the micro-kernel reads it in place, packing would only
+    // add a copy (measured on Zen 4: 64^3 95 vs 88 GFLOP/s, 32 x 128x64x128 109 vs 101).
+    plan.path = Path::kBroadcast;
+    return plan;
+  }
   if (g.m > small && g.n > small) return plan;
   if (g.m <= g.n) {
     if (!g.tb) {
+      // Vectors along n read B rows p at stride ldb. Past L2-ish sizes those strided reads cost
+      // more than packing once; with MR or more rows the packed path is then faster (measured
+      // on Zen 4: 16x3072x768 packed 70 GFLOP/s vs 29 unpacked; 4x3072x768 unpacked 45 vs 26).
+      if (g.m >= kMR && b_bytes > (size_t{4} << 20)) return plan;
       plan.path = Path::kBroadcast;
     } else {
       plan.path = Path::kDot;
@@ -633,8 +777,7 @@ Plan ChoosePlan(const Mat<T>& g) {
 
 // Runs the plan on C rows [i0, i1) x columns [j0, j1).
 template <class D, typename T = TFromD<D>>
-void RunBlock(D d, const Plan& plan, const Mat<T>& g, size_t i0, size_t i1, size_t j0,
-              size_t j1) {
+void RunBlock(D d, const Plan& plan, const Mat<T>& g, size_t i0, size_t i1, size_t j0, size_t j1) {
   Epi<T> e = g.e;
   if (e.bias != nullptr) e.bias += j0;
   if (e.pre != nullptr) e.pre += i0 * e.ld_pre + j0;
@@ -646,16 +789,21 @@ void RunBlock(D d, const Plan& plan, const Mat<T>& g, size_t i0, size_t i1, size
       return;
     case Path::kBroadcast: {
       const RuntimeAStrides as = g.ta ? RuntimeAStrides{1, g.lda} : RuntimeAStrides{g.lda, 1};
-      SmallBroadcast(d, rows, cols, g.k, g.a + i0 * as.rs, as, g.b + j0, g.ldb, e, c, g.ldc,
-                     false);
+      // Blocks of rows whose part of A (~64 KiB) stays in cache while all column strips pass.
+      const size_t rb = std::max(kMR, 65536 / std::max<size_t>(g.k * sizeof(T), 1) / kMR * kMR);
+      for (size_t r = 0; r < rows; r += rb) {
+        Epi<T> er = e;
+        if (er.pre != nullptr) er.pre += r * er.ld_pre;
+        SmallBroadcast(d, std::min(rb, rows - r), cols, g.k, g.a + (i0 + r) * as.rs, as, g.b + j0,
+                       g.ldb, er, c + r * g.ldc, g.ldc, false);
+      }
       return;
     }
     case Path::kBroadcastT: {
       const RuntimeAStrides as = g.tb ? RuntimeAStrides{g.ldb, 1} : RuntimeAStrides{1, g.ldb};
       // Rows of the transposed view are C's columns j, its columns are C's rows i.
       Epi<T> et = e;
-      SmallBroadcast(d, cols, rows, g.k, g.b + j0 * as.rs, as, g.a + i0, g.lda, et, c, g.ldc,
-                     true);
+      SmallBroadcast(d, cols, rows, g.k, g.b + j0 * as.rs, as, g.a + i0, g.lda, et, c, g.ldc, true);
       return;
     }
     case Path::kDot: {
@@ -688,13 +836,17 @@ void RunBlock(D d, const Plan& plan, const Mat<T>& g, size_t i0, size_t i1, size
 template <class D, typename T = TFromD<D>>
 void ScaleOnly(D d, const Mat<T>& g) {
   const size_t N = hn::Lanes(d);
-  const hn::CappedTag<T, 1> d1;
   Epi<T> e = g.e;
   e.alpha = T(0);
   for (size_t i = 0; i < g.m; ++i) {
+    T* row = g.c + i * g.ldc;
     size_t j = 0;
-    for (; j + N <= g.n; j += N) StoreOut(d, hn::Zero(d), e, g.c + i * g.ldc + j, i, j);
-    for (; j < g.n; ++j) StoreOut(d1, hn::Zero(d1), e, g.c + i * g.ldc + j, i, j);
+    for (; j + N <= g.n; j += N) StoreOut(d, hn::Zero(d), e, row + j, i, j);
+    if (e.act != GemmActivation::kNone && j > 0) ActivateRows(d, row, 0, 1, j, e.act);
+    for (; j < g.n; ++j) {
+      StoreOne(T(0), e, row + j, e.bias ? e.bias + j : nullptr,
+               e.pre ? e.pre + i * e.ld_pre + j : nullptr);
+    }
   }
 }
 
@@ -726,8 +878,8 @@ void GemmImpl(const detail::GemmArgs<T>& args) {
     g.e.beta = args.beta;
     g.e.bias = args.epilogue.bias;
     g.e.act = args.epilogue.activation;
-    g.e.pre = args.epilogue.pre_activation ? args.epilogue.pre_activation + i * args.stride_pre
-                                           : nullptr;
+    g.e.pre =
+        args.epilogue.pre_activation ? args.epilogue.pre_activation + i * args.stride_pre : nullptr;
     g.e.ld_pre = size_t(args.epilogue.ld_pre_activation);
     return g;
   };
@@ -755,6 +907,7 @@ void GemmImpl(const detail::GemmArgs<T>& args) {
       align_n = NR;
       break;
     case Path::kBroadcast:
+      align_m = kMR;
       align_n = NR;
       break;
     case Path::kBroadcastT:
@@ -766,7 +919,7 @@ void GemmImpl(const detail::GemmArgs<T>& args) {
       break;
   }
   if (parts > 1) {
-    if (plan.path == Path::kPacked) {
+    if (plan.path == Path::kPacked || (plan.path == Path::kBroadcast && m > size_t(kSmallDim))) {
       // The factorisation with the smallest task perimeter (least packing per task).
       size_t best = SIZE_MAX;
       for (size_t f = 1; f <= parts; ++f) {

@@ -31,13 +31,12 @@ void check_args(const char* fn, const detail::GemmArgs<T>& g) {
            "{}: sizes must be >= 0, got batch={} m={} n={} k={}", fn, g.batch, g.m, g.n, g.k);
   const int64_t a_cols = g.trans_a ? g.m : g.k, b_cols = g.trans_b ? g.k : g.n;
   TS_CHECK(g.lda >= std::max<int64_t>(1, a_cols),
-           "{}: lda={} is smaller than the row length {} of A ({}, m={} k={})", fn, g.lda,
-           a_cols, g.trans_a ? "transposed, stored k x m" : "stored m x k", g.m, g.k);
+           "{}: lda={} is smaller than the row length {} of A ({}, m={} k={})", fn, g.lda, a_cols,
+           g.trans_a ? "transposed, stored k x m" : "stored m x k", g.m, g.k);
   TS_CHECK(g.ldb >= std::max<int64_t>(1, b_cols),
-           "{}: ldb={} is smaller than the row length {} of B ({}, k={} n={})", fn, g.ldb,
-           b_cols, g.trans_b ? "transposed, stored n x k" : "stored k x n", g.k, g.n);
-  TS_CHECK(g.ldc >= std::max<int64_t>(1, g.n), "{}: ldc={} is smaller than n={}", fn, g.ldc,
-           g.n);
+           "{}: ldb={} is smaller than the row length {} of B ({}, k={} n={})", fn, g.ldb, b_cols,
+           g.trans_b ? "transposed, stored n x k" : "stored k x n", g.k, g.n);
+  TS_CHECK(g.ldc >= std::max<int64_t>(1, g.n), "{}: ldc={} is smaller than n={}", fn, g.ldc, g.n);
   const bool empty = g.batch == 0 || g.m == 0 || g.n == 0;
   if (empty) return;
   TS_CHECK(g.c != nullptr, "{}: C is null for a {}x{} output", fn, g.m, g.n);
@@ -46,8 +45,7 @@ void check_args(const char* fn, const detail::GemmArgs<T>& g) {
              g.n, g.k);
   }
   TS_CHECK(g.stride_a >= 0 && g.stride_b >= 0,
-           "{}: batch strides of A and B must be >= 0, got {} and {}", fn, g.stride_a,
-           g.stride_b);
+           "{}: batch strides of A and B must be >= 0, got {} and {}", fn, g.stride_a, g.stride_b);
   if (g.batch > 1) {
     const int64_t c_extent = (g.m - 1) * g.ldc + g.n;
     TS_CHECK(g.stride_c >= c_extent,
@@ -87,16 +85,16 @@ void run(const detail::GemmArgs<float>& g) { HWY_DYNAMIC_DISPATCH(GemmF32)(g); }
 void run(const detail::GemmArgs<double>& g) { HWY_DYNAMIC_DISPATCH(GemmF64)(g); }
 
 template <typename T>
-void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const detail::GemmArgs<T> g = make_args(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   check_args("gemm", g);
   run(g);
 }
 
 template <typename T>
-void fused_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
+void fused_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
                 const GemmEpilogue<T>& epilogue) {
   detail::GemmArgs<T> g = make_args(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   g.epilogue = epilogue;
@@ -106,8 +104,8 @@ void fused_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
 
 template <typename T>
 void batched_impl(int64_t batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
-                  const T* a, int64_t lda, int64_t sa, const T* b, int64_t ldb, int64_t sb,
-                  T beta, T* c, int64_t ldc, int64_t sc) {
+                  const T* a, int64_t lda, int64_t sa, const T* b, int64_t ldb, int64_t sb, T beta,
+                  T* c, int64_t ldc, int64_t sc) {
   detail::GemmArgs<T> g = make_args(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   g.batch = batch;
   g.stride_a = sa;
@@ -119,16 +117,16 @@ void batched_impl(int64_t batch, bool ta, bool tb, int64_t m, int64_t n, int64_t
 
 // Plain loops, accumulating in double in the order p = 0..k-1 for every element.
 template <typename T>
-void reference_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                    const T* a, int64_t lda, const T* b, int64_t ldb, double beta, T* c,
-                    int64_t ldc) {
+void reference_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const T* a,
+                    int64_t lda, const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
   parallel_for(m, 8, [&](int64_t i0, int64_t i1) {
     std::vector<double> acc(size_t(std::max<int64_t>(n, 1)));
     for (int64_t i = i0; i < i1; ++i) {
       std::fill(acc.begin(), acc.end(), 0.0);
       for (int64_t p = 0; p < k; ++p) {
         const double aip = double(ta ? a[p * lda + i] : a[i * lda + p]);
-        for (int64_t j = 0; j < n; ++j) acc[j] += aip * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+        for (int64_t j = 0; j < n; ++j)
+          acc[j] += aip * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
       }
       for (int64_t j = 0; j < n; ++j) {
         const double prev = beta == 0.0 ? 0.0 : beta * double(c[i * ldc + j]);
@@ -154,9 +152,9 @@ void gemm_fused(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, 
                 const GemmEpilogue<float>& epilogue) {
   fused_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue);
 }
-void gemm_fused(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
-                double* c, int64_t ldc, const GemmEpilogue<double>& epilogue) {
+void gemm_fused(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc,
+                const GemmEpilogue<double>& epilogue) {
   fused_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue);
 }
 
@@ -172,9 +170,8 @@ void gemm_strided_batched(int64_t batch, bool ta, bool tb, int64_t m, int64_t n,
   batched_impl(batch, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
 }
 
-void gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, double beta,
-                    float* c, int64_t ldc) {
+void gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, double beta, float* c, int64_t ldc) {
   reference_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,

@@ -36,29 +36,31 @@ HWY_INLINE hn::Vec<D> Polynomial(D d, hn::Vec<D> x, const TFromD<D> (&c)[K]) {
 /// a in [0.5, kTailMax]. P and Q are Chebyshev interpolants computed with mpmath (60 digits,
 /// `mpmath.chebyfit`): P of erf(sqrt(u))/sqrt(u) on u in [0, 1] (7 terms float, max relative
 /// error 1.3e-9; 12 terms double, 8.1e-18); Q of erfc(a) exp(a^2) / t on the t-image of
-/// [0.5, 10.1] (p = 0.3125, 9 terms, 6.4e-9) or [0.5, 27.3] (p = 0.25, 21 terms, 5.6e-18). Both
-/// sums are well conditioned (sum |c_i t^i| < 2 |result|), so rounding adds about 1 ulp.
+/// [0.5, 10.1] (p = 0.5, 10 terms, 3.7e-9) or [0.5, 27.3] (p = 0.25, 21 terms, 5.6e-18); p is a
+/// power of 2 so that p a is exact. Both sums are well conditioned (sum |c_i t^i| < 2 |result|),
+/// so rounding adds about 1 ulp.
 template <typename T>
 struct MathConstants;
 
 template <>
 struct MathConstants<float> {
-  static constexpr float kSmall[7] = {1.12837917f,     -3.76126267e-1f, 1.12835947e-1f,
-                                      -2.6854212e-2f,  5.18908742e-3f,  -8.01686429e-4f,
+  static constexpr float kSmall[7] = {1.12837917f,    -3.76126267e-1f, 1.12835947e-1f,
+                                      -2.6854212e-2f, 5.18908742e-3f,  -8.01686429e-4f,
                                       7.87587506e-5f};
-  static constexpr float kTail[9] = {1.76302978e-1f, 1.76501084e-1f,  1.65348402e-1f,
-                                     1.66123448e-1f, 6.28372448e-2f,  2.57372952e-1f,
-                                     -1.92284592e-1f, 2.81804565e-1f, -9.40135014e-2f};
-  static constexpr float kTailP = 0.3125f;
+  static constexpr float kTail[10] = {
+      2.8208467e-1f,  2.82363934e-1f,  2.43773404e-1f, 1.95741493e-1f, 8.44255071e-3f,
+      1.76231118e-1f, -3.08780057e-1f, 9.82107525e-2f, 4.78329775e-2f, -2.59241656e-2f};
+  static constexpr float kTailP = 0.5f;
   /// erfc(a) < min denormal / 2 beyond this.
   static constexpr float kTailMax = 10.1f;
   /// exp(-x^2 / 2) is 0 in float beyond this, so the square split may clamp here.
   static constexpr float kSquareClamp = 16.0f;
   /// Keeps 12 significant bits: the square of the high part is exact.
   static constexpr uint32_t kHighMask = 0xFFFFF000u;
-  /// e^-c, |c| <= 0.11: Taylor to c^6 (truncation 2e-11).
-  static constexpr float kExpSmall[7] = {1.0f,         -1.0f,         0.5f,         -1.0f / 6,
-                                         1.0f / 24,    -1.0f / 120,   1.0f / 720};
+  /// e^-c for |c| <= 0.11 (|c| <= 2^-10 scale x^2 wherever exp(-scale x^2) is not 0): Taylor to
+  /// c^6 (truncation 2e-11).
+  static constexpr float kExpSmall[7] = {1.0f,      -1.0f,       0.5f,      -1.0f / 6,
+                                         1.0f / 24, -1.0f / 120, 1.0f / 720};
   /// Highway's Exp overflows (to inf, without wrapping) at or below this.
   static constexpr float kExpMax = 89.0f;
 };
@@ -66,24 +68,23 @@ struct MathConstants<float> {
 template <>
 struct MathConstants<double> {
   static constexpr double kSmall[12] = {
-      1.1283791670955126,      -3.761263890318354e-1,    1.1283791670945006e-1,
-      -2.686617064323777e-2,   5.2239776071164227e-3,    -8.5483259753896921e-4,
-      1.2055294904839708e-4,   -1.492473690741966e-5,    1.6447424703317362e-6,
-      -1.6208483801871706e-7,  1.3720064546777686e-8,    -7.7958988270021422e-10};
+      1.1283791670955126,     -3.761263890318354e-1, 1.1283791670945006e-1,
+      -2.686617064323777e-2,  5.2239776071164227e-3, -8.5483259753896921e-4,
+      1.2055294904839708e-4,  -1.492473690741966e-5, 1.6447424703317362e-6,
+      -1.6208483801871706e-7, 1.3720064546777686e-8, -7.7958988270021422e-10};
   static constexpr double kTail[21] = {
-      1.4104739587592749e-1,   1.4104739658987727e-1,    1.36639643893484e-1,
-      1.2782458597378685e-1,   1.1500934291615925e-1,    9.908228044262833e-2,
-      8.0732458207784369e-2,   6.4384743391914111e-2,    3.6200211625459689e-2,
-      6.0473994823335324e-2,   -7.6587533226563728e-2,   2.3281379353464422e-1,
-      -4.4158423685066422e-1,  7.0401294182387963e-1,    -8.9856673236327145e-1,
-      8.9507710584153527e-1,   -6.8478944439357907e-1,   3.8124969398817505e-1,
-      -1.4273044975601124e-1,  3.1866025191099291e-2,    -3.2032175339983863e-3};
+      1.4104739587592749e-1,  1.4104739658987727e-1, 1.36639643893484e-1,    1.2782458597378685e-1,
+      1.1500934291615925e-1,  9.908228044262833e-2,  8.0732458207784369e-2,  6.4384743391914111e-2,
+      3.6200211625459689e-2,  6.0473994823335324e-2, -7.6587533226563728e-2, 2.3281379353464422e-1,
+      -4.4158423685066422e-1, 7.0401294182387963e-1, -8.9856673236327145e-1, 8.9507710584153527e-1,
+      -6.8478944439357907e-1, 3.8124969398817505e-1, -1.4273044975601124e-1, 3.1866025191099291e-2,
+      -3.2032175339983863e-3};
   static constexpr double kTailP = 0.25;
   static constexpr double kTailMax = 27.3;
   static constexpr double kSquareClamp = 40.0;
   /// Keeps 26 significant bits.
   static constexpr uint64_t kHighMask = 0xFFFFFFFFF8000000ull;
-  /// |c| <= 5e-5: Taylor to c^3 (truncation 3e-19).
+  /// e^-c for |c| <= 5e-5 (2^-24 scale x^2): Taylor to c^3 (truncation 3e-19).
   static constexpr double kExpSmall[4] = {1.0, -1.0, 0.5, -1.0 / 6};
   static constexpr double kExpMax = 710.0;
 };
@@ -152,7 +153,7 @@ HWY_INLINE hn::Vec<D> ErfcScaled(D d, hn::Vec<D> a) {
   return hn::Mul(t, Polynomial(d, t, C::kTail));
 }
 
-/// erf(x), max error about 1 ulp (see the tests for the measured bound).
+/// erf(x): measured max error 2 ulp in float, 1 ulp in double, on every target (see the tests).
 template <class D>
 HWY_INLINE hn::Vec<D> Erf(D d, hn::Vec<D> x) {
   using T = TFromD<D>;
@@ -170,17 +171,12 @@ HWY_INLINE hn::Vec<D> Erf(D d, hn::Vec<D> x) {
   return r;
 }
 
-/// Phi(-|x|) = erfc(|x| / sqrt 2) / 2 for |x| >= 0.5 sqrt 2, with relative accuracy (the
-/// exponential uses x itself, not the rounded x / sqrt 2). `e` is exp(-x^2 / 2).
-template <class D>
-HWY_INLINE hn::Vec<D> NormalTail(D d, hn::Vec<D> abs_y, hn::Vec<D> e) {
-  using T = TFromD<D>;
-  return hn::Mul(hn::Mul(ErfcScaled(d, abs_y), hn::Set(d, T(0.5))), e);
-}
-
 /// GELU (exact): x Phi(x), Phi the standard normal CDF, computed as 0.5 (1 + erf(x / sqrt 2))
-/// near 0 and from erfc in the tails (no cancellation: x Phi(x) keeps its relative accuracy
-/// down to x = -14 in float). gelu(-inf) = NaN like PyTorch's 0.5 x (1 + erf(x / sqrt 2)).
+/// near 0 and from erfc in the tails, where Phi(-|x|) = 0.5 erfc(|x| / sqrt 2) = 0.5 H e with
+/// H = ErfcScaled(|x| / sqrt 2) and e = exp(-x^2 / 2) taken from x itself (not from the rounded
+/// x / sqrt 2). No cancellation: x Phi(x) keeps its relative accuracy down to x = -14 in float;
+/// e is the last factor so that a denormal result rounds once. gelu(-inf) = NaN like PyTorch's
+/// 0.5 x (1 + erf(x / sqrt 2)).
 template <class D>
 HWY_INLINE hn::Vec<D> Gelu(D d, hn::Vec<D> x) {
   using T = TFromD<D>;
@@ -190,9 +186,11 @@ HWY_INLINE hn::Vec<D> Gelu(D d, hn::Vec<D> x) {
   const auto small = hn::Not(hn::Ge(abs_y, half));  // includes NaN
   hn::Vec<D> r = hn::Zero(d);
   if (!hn::AllTrue(d, small)) {
-    const auto q = NormalTail(d, abs_y, ExpNegSquare(d, x, T(0.5)));  // Phi(-|x|)
-    const auto neg = hn::Lt(x, hn::Zero(d));
-    r = hn::Mul(x, hn::IfThenElse(neg, q, hn::Sub(hn::Set(d, T(1)), q)));
+    const auto t = hn::Mul(ErfcScaled(d, abs_y), half);
+    const auto e = ExpNegSquare(d, x, T(0.5));
+    const auto left = hn::Mul(hn::Mul(x, t), e);                           // x < 0: x Phi(x)
+    const auto right = hn::Mul(x, hn::NegMulAdd(t, e, hn::Set(d, T(1))));  // x (1 - Phi(-x))
+    r = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), left, right);
   }
   if (!hn::AllFalse(d, small)) {
     const auto phi = hn::MulAdd(hn::Mul(y, ErfOverX(d, hn::Mul(y, y))), half, half);
@@ -212,46 +210,69 @@ HWY_INLINE hn::Vec<D> GeluDerivative(D d, hn::Vec<D> x) {
   const auto small = hn::Not(hn::Ge(abs_y, half));  // includes NaN
   hn::Vec<D> cdf = hn::Zero(d);
   if (!hn::AllTrue(d, small)) {
-    const auto q = NormalTail(d, abs_y, e);
+    const auto q = hn::Mul(hn::Mul(ErfcScaled(d, abs_y), half), e);  // Phi(-|x|)
     cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), q, hn::Sub(hn::Set(d, T(1)), q));
   }
   if (!hn::AllFalse(d, small)) {
-    cdf = hn::IfThenElse(small, hn::MulAdd(hn::Mul(y, ErfOverX(d, hn::Mul(y, y))), half, half),
-                         cdf);
+    cdf =
+        hn::IfThenElse(small, hn::MulAdd(hn::Mul(y, ErfOverX(d, hn::Mul(y, y))), half, half), cdf);
   }
   const auto pdf = hn::Mul(e, hn::Set(d, T(0.39894228040143267794)));  // 1 / sqrt(2 pi)
   return hn::MulAdd(x, pdf, cdf);
 }
 
-/// sigmoid(z) and 1 - sigmoid(z) = sigmoid(-z), both with relative accuracy for any z:
-/// e = exp(-|z|) never overflows, and the small one of the pair is e / (1 + e). NaN z gives
-/// (1, 0): callers that need NaN out multiply by x or select it.
+/// The pieces of sigmoid(z) for any z: e = exp(-|z|) and big = 1 / (1 + e), so sigmoid(z) is
+/// big for z >= 0 and e big for z < 0 (no overflow, no cancellation). Where e is denormal or
+/// nearly (|z| > 80 float / 700 double) it loses relative precision, so `e_shifted` holds
+/// exp(44 - |z|) (44 - |z| is exact) and `scale` = e^-44 (else 1): multiplied last, a tiny
+/// product such as SiLU's x e big rounds once.
 template <class D>
-HWY_INLINE void SigmoidPair(D d, hn::Vec<D> z, hn::Vec<D>& s, hn::Vec<D>& one_minus_s) {
+struct SigmoidParts {
+  hn::Vec<D> e_shifted, scale, big;
+  hn::Mask<D> neg;
+};
+
+template <class D>
+HWY_INLINE SigmoidParts<D> SplitSigmoid(D d, hn::Vec<D> z) {
   using T = TFromD<D>;
   const auto one = hn::Set(d, T(1));
-  const auto e = hn::Exp(d, hn::Neg(hn::Abs(z)));  // in [0, 1]: inside Exp's valid range
-  const auto big = hn::Div(one, hn::Add(one, e));
-  const auto small = hn::Mul(e, big);
-  const auto neg = hn::Lt(z, hn::Zero(d));
-  s = hn::IfThenElse(neg, small, big);
-  one_minus_s = hn::IfThenElse(neg, big, small);
+  const auto a = hn::Abs(z);
+  const auto far = hn::Gt(a, hn::Set(d, T(sizeof(T) == 4 ? 80 : 700)));
+  const auto shift = hn::Set(d, T(44));
+  const auto e_shifted = hn::Exp(d, hn::IfThenElse(far, hn::Sub(shift, a), hn::Neg(a)));
+  const auto scale = hn::IfThenElse(far, hn::Set(d, T(7.7811322411337965157e-20L)), one);
+  const auto big = hn::Div(one, hn::MulAdd(e_shifted, scale, one));
+  return {e_shifted, scale, big, hn::Lt(z, hn::Zero(d))};
+}
+
+/// f sigmoid(z) for the parts of z, with the small factor applied last.
+template <class D>
+HWY_INLINE hn::Vec<D> TimesSigmoid(const SigmoidParts<D>& p, hn::Vec<D> f) {
+  const auto fb = hn::Mul(f, p.big);
+  return hn::IfThenElse(p.neg, hn::Mul(hn::Mul(fb, p.e_shifted), p.scale), fb);
+}
+
+/// sigmoid(z) and 1 - sigmoid(z) = sigmoid(-z), both with relative accuracy. NaN z gives
+/// garbage: callers that need NaN out multiply by x or select it.
+template <class D>
+HWY_INLINE void SigmoidPair(D d, hn::Vec<D> z, hn::Vec<D>& s, hn::Vec<D>& one_minus_s) {
+  const SigmoidParts<D> p = SplitSigmoid(d, z);
+  const auto small = hn::Mul(hn::Mul(p.e_shifted, p.big), p.scale);
+  s = hn::IfThenElse(p.neg, small, p.big);
+  one_minus_s = hn::IfThenElse(p.neg, p.big, small);
 }
 
 /// sigmoid(x) = 1 / (1 + exp(-x)), stable for large |x|.
 template <class D>
 HWY_INLINE hn::Vec<D> Sigmoid(D d, hn::Vec<D> x) {
-  hn::Vec<D> s, sc;
-  SigmoidPair(d, x, s, sc);
+  const auto s = TimesSigmoid(SplitSigmoid(d, x), hn::Set(d, TFromD<D>(1)));
   return hn::IfThenElse(hn::IsNaN(x), x, s);
 }
 
-/// SiLU: x sigmoid(x).
+/// SiLU: x sigmoid(x) (NaN and -inf give NaN, as x / (1 + exp(-x)) does).
 template <class D>
 HWY_INLINE hn::Vec<D> Silu(D d, hn::Vec<D> x) {
-  hn::Vec<D> s, sc;
-  SigmoidPair(d, x, s, sc);
-  return hn::Mul(x, s);
+  return TimesSigmoid(SplitSigmoid(d, x), x);
 }
 
 /// d silu / dx = s (1 + x (1 - s)), s = sigmoid(x).
@@ -275,9 +296,7 @@ HWY_INLINE hn::Vec<D> GeluTanhArg(D d, hn::Vec<D> x) {
 /// without the cancellation of 1 + tanh(u) for negative x.
 template <class D>
 HWY_INLINE hn::Vec<D> GeluTanh(D d, hn::Vec<D> x) {
-  hn::Vec<D> s, sc;
-  SigmoidPair(d, GeluTanhArg(d, x), s, sc);
-  return hn::Mul(x, s);
+  return TimesSigmoid(SplitSigmoid(d, GeluTanhArg(d, x)), x);
 }
 
 /// d/dx [x sigmoid(2u)] = s + x s (1 - s) 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2). The polynomial
@@ -290,8 +309,9 @@ HWY_INLINE hn::Vec<D> GeluTanhDerivative(D d, hn::Vec<D> x) {
   SigmoidPair(d, GeluTanhArg(d, x), s, sc);
   const auto lim = hn::Set(d, T(40));
   const auto xc = hn::Min(hn::Max(x, hn::Neg(lim)), lim);
-  const auto dz = hn::Mul(hn::MulAdd(hn::Mul(xc, xc), hn::Set(d, T(3 * 0.044715)), hn::Set(d, T(1))),
-                          hn::Set(d, T(2 * 0.79788456080286535588)));
+  const auto dz =
+      hn::Mul(hn::MulAdd(hn::Mul(xc, xc), hn::Set(d, T(3 * 0.044715)), hn::Set(d, T(1))),
+              hn::Set(d, T(2 * 0.79788456080286535588)));
   return hn::MulAdd(hn::Mul(hn::Mul(x, hn::Mul(s, sc)), dz), hn::Set(d, T(1)), s);
 }
 
@@ -309,7 +329,8 @@ HWY_INLINE hn::Vec<D> PowLanes(D d, hn::Vec<D> x, hn::Vec<D> p) {
   const auto half_p = hn::Mul(p, hn::Set(d, T(0.5)));
   const auto is_odd = hn::And(is_int, hn::Ne(hn::Round(half_p), half_p));
   r = hn::IfThenElse(is_odd, hn::CopySign(r, x), r);
-  const auto neg_finite = hn::And(hn::Lt(x, zero), hn::Gt(x, hn::Set(d, -std::numeric_limits<T>::infinity())));
+  const auto neg_finite =
+      hn::And(hn::Lt(x, zero), hn::Gt(x, hn::Set(d, -std::numeric_limits<T>::infinity())));
   r = hn::IfThenElse(hn::And(neg_finite, hn::Not(is_int)),
                      hn::Set(d, std::numeric_limits<T>::quiet_NaN()), r);
   const auto unit = hn::Or(hn::Or(hn::Eq(p, zero), hn::Eq(x, one)),

@@ -40,14 +40,14 @@ HWY_INLINE void ForEachVector(D d, int64_t n, T* const* bufs, int count, const B
   }
   body(tail_ptrs, 0);
   for (int k = 0; k < count; ++k)
-    if (bufs[k] != nullptr) std::memcpy(bufs[k] + i, tail[k], static_cast<size_t>(rest) * sizeof(T));
+    if (bufs[k] != nullptr)
+      std::memcpy(bufs[k] + i, tail[k], static_cast<size_t>(rest) * sizeof(T));
 }
 
 template <typename T>
-HWY_NOINLINE void AdamUpdateT(const AdamStep& s, T* HWY_RESTRICT param,
-                              const T* HWY_RESTRICT grad, T* HWY_RESTRICT exp_avg,
-                              T* HWY_RESTRICT exp_avg_sq, T* HWY_RESTRICT max_exp_avg_sq,
-                              int64_t n) {
+HWY_NOINLINE void AdamUpdateT(const AdamStep& s, T* HWY_RESTRICT param, const T* HWY_RESTRICT grad,
+                              T* HWY_RESTRICT exp_avg, T* HWY_RESTRICT exp_avg_sq,
+                              T* HWY_RESTRICT max_exp_avg_sq, int64_t n) {
   const hn::ScalableTag<T> d;
   const double t = static_cast<double>(s.step);
   const double bias_correction1 = 1.0 - std::pow(s.beta1, t);
@@ -69,7 +69,7 @@ HWY_NOINLINE void AdamUpdateT(const AdamStep& s, T* HWY_RESTRICT param,
   ForEachVector<T>(d, n, bufs, 5, [&](T* const* b, int64_t i) HWY_ATTR {
     auto p = hn::LoadU(d, b[0] + i);
     auto g = hn::LoadU(d, b[1] + i);
-    if (l2) g = hn::MulAdd(wd, p, g);  // grad.add(param, alpha=wd)
+    if (l2) g = hn::MulAdd(wd, p, g);      // grad.add(param, alpha=wd)
     if (decoupled) p = hn::Mul(p, decay);  // param.mul_(1 - lr * wd)
     // exp_avg.mul_(b1).add_(g, alpha=1-b1); exp_avg_sq.mul_(b2).addcmul_(g, g, value=1-b2)
     const auto m = hn::MulAdd(g, one_minus_b1, hn::Mul(hn::LoadU(d, b[2] + i), b1));
@@ -148,7 +148,7 @@ HWY_NOINLINE T MaxAbsBlockT(const T* HWY_RESTRICT x, int64_t n) {
   for (; i + lanes <= n; i += lanes) {
     const auto a = hn::Abs(hn::LoadU(d, x + i));
     acc = hn::Max(acc, a);
-    nan = hn::Or(nan, hn::VecFromMask(d, hn::Ne(a, a)));
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(a)));
   }
   T result = hn::GetLane(hn::MaxOfLanes(d, acc));
   bool any_nan = !hn::AllFalse(d, hn::MaskFromVec(nan));
@@ -165,8 +165,8 @@ HWY_NOINLINE void AdamUpdateF32(const AdamStep& s, float* p, const float* g, flo
                                 float* vmax, int64_t n) {
   AdamUpdateT<float>(s, p, g, m, v, vmax, n);
 }
-HWY_NOINLINE void AdamUpdateF64(const AdamStep& s, double* p, const double* g, double* m,
-                                double* v, double* vmax, int64_t n) {
+HWY_NOINLINE void AdamUpdateF64(const AdamStep& s, double* p, const double* g, double* m, double* v,
+                                double* vmax, int64_t n) {
   AdamUpdateT<double>(s, p, g, m, v, vmax, n);
 }
 HWY_NOINLINE void SgdUpdateF32(const SgdStep& s, float* p, const float* g, float* buf, int64_t n) {

@@ -4,7 +4,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/optimizer.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "ops/kernels/optimizer-inl.h"
 
 #if HWY_ONCE
@@ -29,7 +28,7 @@ HWY_EXPORT(MaxAbsBlockF64);
 namespace {
 
 constexpr int64_t kUpdateGrain = int64_t{1} << 15;  // elements per thread chunk at least
-constexpr int64_t kReduceBlock = 1024;               // elements per reduction block
+constexpr int64_t kReduceBlock = 1024;              // elements per reduction block
 
 template <typename T>
 T* offset(T* p, int64_t i) {
@@ -67,8 +66,8 @@ void adam_update(const AdamStep& s, float* p, const float* g, float* m, float* v
     HWY_DYNAMIC_DISPATCH(AdamUpdateF32)(s, p + b, g + b, m + b, v + b, offset(vmax, b), e - b);
   });
 }
-void adam_update(const AdamStep& s, double* p, const double* g, double* m, double* v,
-                 double* vmax, int64_t n) {
+void adam_update(const AdamStep& s, double* p, const double* g, double* m, double* v, double* vmax,
+                 int64_t n) {
   parallel_for(n, kUpdateGrain, [&](int64_t b, int64_t e) {
     HWY_DYNAMIC_DISPATCH(AdamUpdateF64)(s, p + b, g + b, m + b, v + b, offset(vmax, b), e - b);
   });
@@ -114,8 +113,10 @@ void adam_reference(const AdamStep& s, T* p, const T* g, T* m, T* v, T* vmax, in
   for (int64_t i = 0; i < n; ++i) {
     T param = p[i], grad = g[i];
     if (s.weight_decay != 0.0) {
-      if (s.decoupled) param = param * decay;
-      else grad = grad + wd * param;
+      if (s.decoupled)
+        param = param * decay;
+      else
+        grad = grad + wd * param;
     }
     m[i] = m[i] * b1 + omb1 * grad;
     v[i] = v[i] * b2 + omb2 * grad * grad;

@@ -62,8 +62,8 @@ void adam_update_reference(const AdamStep& s, float* param, const float* grad, f
                            float* exp_avg_sq, float* max_exp_avg_sq, int64_t n);
 void adam_update_reference(const AdamStep& s, double* param, const double* grad, double* exp_avg,
                            double* exp_avg_sq, double* max_exp_avg_sq, int64_t n);
-void sgd_update_reference(const SgdStep& s, float* param, const float* grad,
-                          float* momentum_buffer, int64_t n);
+void sgd_update_reference(const SgdStep& s, float* param, const float* grad, float* momentum_buffer,
+                          int64_t n);
 void sgd_update_reference(const SgdStep& s, double* param, const double* grad,
                           double* momentum_buffer, int64_t n);
 double sum_squares_reference(const float* x, int64_t n);

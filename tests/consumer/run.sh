@@ -21,8 +21,10 @@ rm -rf "$work"
 mkdir -p "$work"
 case "$mode" in
   add_subdirectory)
-    cmake -S "$project" -B "$work/build" -G "$generator" -DCMAKE_BUILD_TYPE=Release \
-      -DTAESAN_SOURCE_DIR="$source_dir"
+    # -O0 without debug info: this checks the build wiring, and compiles taesan's SIMD kernels
+    # about 3 times faster than -O3 (the whole library is rebuilt here).
+    cmake -S "$project" -B "$work/build" -G "$generator" -DCMAKE_BUILD_TYPE=Debug \
+      -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DTAESAN_SOURCE_DIR="$source_dir"
     # taesan is not the top-level project here: its tests must not have been configured.
     if [[ -e "$work/build/taesan/tests" ]]; then
       echo "consumer: taesan's tests were configured inside the consumer (expected OFF)" >&2

@@ -2,23 +2,25 @@
 // length 0..70 at 4 alignments, strided and broadcast operands, special values (+-0, +-inf, NaN,
 // denormals, overflow), dense accuracy sweeps of the transcendental functions, and bit-identical
 // results for 1 and 2 threads. Tolerances are per op and documented in the tables below.
-#include <catch2/catch.hpp>
+#include "ops/kernels/elementwise.h"
 
 #include <hwy/aligned_allocator.h>
 #include <hwy/targets.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/error.h"
 #include "autograd/parallel.h"
-#include "ops/kernels/elementwise.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;
@@ -43,7 +45,8 @@ int64_t ordered(double v) {
 }
 template <typename T>
 double ulp_distance(T a, T b) {
-  return std::fabs(static_cast<double>(ordered(a)) - static_cast<double>(ordered(b)));
+  const __int128 d = static_cast<__int128>(ordered(a)) - ordered(b);
+  return static_cast<double>(d < 0 ? -d : d);
 }
 
 /// got matches ref: same NaN-ness, the same infinity, or within `ulps` (denormals count in
@@ -95,11 +98,18 @@ std::vector<T> random_values(const Range& r, size_t n, uint32_t seed) {
 template <typename T>
 std::vector<T> special_values() {
   using L = std::numeric_limits<T>;
-  std::vector<T> v = {T(0), T(-0.0), T(1), T(-1), T(0.5), T(-0.5), T(2), T(-2), T(3), T(-3),
-                      L::infinity(), -L::infinity(), L::quiet_NaN(), L::denorm_min(),
-                      -L::denorm_min(), L::min(), -L::min(), L::max(), -L::max(), T(1e-10),
-                      T(-1e-10), T(0.7), T(-0.7), T(20), T(-20), T(100), T(-100), T(1e10),
-                      T(-1e10), T(88.7), T(-88.7), T(709.7), T(-709.7), T(-745.2), T(-104)};
+  std::vector<T> v = {T(0),           T(-0.0),         T(1),
+                      T(-1),          T(0.5),          T(-0.5),
+                      T(2),           T(-2),           T(3),
+                      T(-3),          L::infinity(),   -L::infinity(),
+                      L::quiet_NaN(), L::denorm_min(), -L::denorm_min(),
+                      L::min(),       -L::min(),       L::max(),
+                      -L::max(),      T(1e-10),        T(-1e-10),
+                      T(0.7),         T(-0.7),         T(20),
+                      T(-20),         T(100),          T(-100),
+                      T(1e10),        T(-1e10),        T(88.7),
+                      T(-88.7),       T(709.7),        T(-709.7),
+                      T(-745.2),      T(-104)};
   return v;
 }
 
@@ -107,7 +117,8 @@ std::vector<T> special_values() {
 
 /// Allowed error of one op and dtype: `ulps` ulp of the reference, plus `arg_ulps` ulp per unit
 /// of |2u| for GELU-tanh (its tanh argument 2u = 2 sqrt(2/pi)(x + 0.044715 x^3) is rounded in the
-/// working precision, as in PyTorch, and exp amplifies that rounding by |2u|), plus an absolute
+/// working precision, as in PyTorch: about 2.5 ulp of relative error, which exp turns into
+/// 2.5 |2u| ulp of the result), plus an absolute
 /// `abs_eps` * epsilon * |g| for gradients that cross zero (where no relative bound can hold).
 struct Tol {
   double ulps = 0;
@@ -135,8 +146,8 @@ struct UnaryCase {
   Tol tol_f, tol_d;
 };
 
-// Measured maxima (all targets, the sweeps below) are in the comment of each row; the bounds
-// leave a margin of about 1 ulp. Exact IEEE ops must match bit for bit (0 ulp).
+// The bounds are the measured maxima over all targets (the hidden "[.measure]" test at the end
+// prints them) plus a margin of about 1 ulp. Exact IEEE ops must match bit for bit (0 ulp).
 const std::vector<UnaryCase>& unary_cases() {
   static const std::vector<UnaryCase> cases = {
       {k::UnaryOp::Neg, "neg", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
@@ -145,17 +156,17 @@ const std::vector<UnaryCase>& unary_cases() {
       {k::UnaryOp::Sqrt, "sqrt", 0, log_positive(-40, 38), log_positive(-310, 307), {0}, {0}},
       {k::UnaryOp::Rsqrt, "rsqrt", 0, log_positive(-37, 38), log_positive(-307, 307), {1}, {0}},
       {k::UnaryOp::Abs, "abs", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
-      {k::UnaryOp::Tanh, "tanh", 0, linear(-12, 12), linear(-25, 25), {3}, {3}},
+      {k::UnaryOp::Tanh, "tanh", 0, linear(-12, 12), linear(-25, 25), {4}, {4}},
       {k::UnaryOp::Sigmoid, "sigmoid", 0, linear(-110, 40), linear(-750, 50), {3}, {3}},
       {k::UnaryOp::Relu, "relu", 0, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::Gelu, "gelu", 0, linear(-15, 10), linear(-40, 10), {3}, {3}},
-      {k::UnaryOp::GeluTanh, "gelu_tanh", 0, linear(-12, 10), linear(-25, 10), {4, 1.5}, {4, 1.5}},
-      {k::UnaryOp::Silu, "silu", 0, linear(-110, 40), linear(-750, 50), {3}, {3}},
-      {k::UnaryOp::Erf, "erf", 0, linear(-6, 6), linear(-8, 8), {2}, {2}},
+      {k::UnaryOp::Gelu, "gelu", 0, linear(-15, 10), linear(-40, 10), {8}, {8}},
+      {k::UnaryOp::GeluTanh, "gelu_tanh", 0, linear(-12, 10), linear(-25, 10), {4, 3}, {4, 3}},
+      {k::UnaryOp::Silu, "silu", 0, linear(-110, 40), linear(-750, 50), {4}, {4}},
+      {k::UnaryOp::Erf, "erf", 0, linear(-6, 6), linear(-8, 8), {3}, {2}},
       {k::UnaryOp::Square, "square", 0, log_signed(-20, 19), log_signed(-160, 154), {0}, {0}},
-      {k::UnaryOp::Reciprocal, "reciprocal", 0, log_signed(-37, 37), log_signed(-300, 300), {0}, {0}},
+      {k::UnaryOp::Reciprocal, "recip", 0, log_signed(-37, 37), log_signed(-300, 300), {0}, {0}},
       {k::UnaryOp::Sign, "sign", 0, linear(-2, 2), linear(-2, 2), {0}, {0}},
-      {k::UnaryOp::Pow, "pow 2", 2, log_signed(-20, 19), log_signed(-150, 150), {0}, {0}},
+      {k::UnaryOp::Pow, "pow 2", 2, log_signed(-20, 19), log_signed(-150, 150), {0}, {1}},
       {k::UnaryOp::Pow, "pow 0.5", 0.5, log_signed(-40, 38), log_signed(-310, 307), {1}, {1}},
       {k::UnaryOp::Pow, "pow -1", -1, log_signed(-37, 37), log_signed(-300, 300), {1}, {1}},
       {k::UnaryOp::Pow, "pow 1", 1, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
@@ -170,7 +181,7 @@ const std::vector<UnaryCase>& unary_cases() {
       {k::UnaryOp::AddScalar, "add_scalar", 0.1, linear(-10, 10), linear(-10, 10), {0}, {0}},
       {k::UnaryOp::MulScalar, "mul_scalar", -2.7, linear(-10, 10), linear(-10, 10), {0}, {0}},
       {k::UnaryOp::RSubScalar, "rsub_scalar", 3.3, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::RDivScalar, "rdiv_scalar", 1.7, log_signed(-30, 30), log_signed(-300, 300), {0}, {0}},
+      {k::UnaryOp::RDivScalar, "rdiv", 1.7, log_signed(-30, 30), log_signed(-300, 300), {0}, {0}},
   };
   return cases;
 }
@@ -185,8 +196,12 @@ struct GradCase {
 const std::vector<GradCase>& grad_cases() {
   static const std::vector<GradCase> cases = {
       {k::ActivationGrad::Gelu, "gelu", linear(-15, 10), linear(-40, 10), {4, 0, 4}, {4, 0, 4}},
-      {k::ActivationGrad::GeluTanh, "gelu_tanh", linear(-12, 10), linear(-25, 10), {4, 1.5, 4},
-       {4, 1.5, 4}},
+      {k::ActivationGrad::GeluTanh,
+       "gelu_tanh",
+       linear(-12, 10),
+       linear(-25, 10),
+       {4, 3, 4},
+       {4, 3, 4}},
       {k::ActivationGrad::Silu, "silu", linear(-110, 40), linear(-750, 50), {4, 0, 4}, {4, 0, 4}},
       {k::ActivationGrad::Relu, "relu", linear(-5, 5), linear(-5, 5), {0}, {0}},
       {k::ActivationGrad::Sigmoid, "sigmoid", linear(0, 1), linear(0, 1), {2}, {2}},
@@ -287,8 +302,8 @@ void sweep_unary(const char* target) {
         k::unary_reference(c.op, c.param, x, ref.data(), n);
         for (int i = 0; i < n; ++i) {
           if (!within(tol, y[i], ref[i], x[i])) {
-            FAIL_CHECK(target << " " << c.name << " n=" << n << " off=" << off << " x=" << show(x[i])
-                              << " got " << show(y[i]) << " want " << show(ref[i]));
+            FAIL_CHECK(target << " " << c.name << " n=" << n << " off=" << off << " x="
+                              << show(x[i]) << " got " << show(y[i]) << " want " << show(ref[i]));
           }
         }
         for (T* p = ys.get(); p < y; ++p) REQUIRE(*p == kSentinel<T>);
@@ -346,9 +361,9 @@ void check_binary(const char* target, const BinaryCase& c, const T* a, int64_t s
   for (int i = 0; i < n; ++i) {
     const T got = out[static_cast<size_t>(i * so)];
     if (!close(got, ref[i], c.ulps)) {
-      FAIL_CHECK(target << " " << c.name << " n=" << n << " sa=" << sa << " sb=" << sb << " so=" << so
-                        << " a=" << show(a[i * sa]) << " b=" << show(b[i * sb]) << " got "
-                        << show(got) << " want " << show(ref[i]));
+      FAIL_CHECK(target << " " << c.name << " n=" << n << " sa=" << sa << " sb=" << sb
+                        << " so=" << so << " a=" << show(a[i * sa]) << " b=" << show(b[i * sb])
+                        << " got " << show(got) << " want " << show(ref[i]));
     }
   }
   // Only the strided positions are written.
@@ -443,8 +458,8 @@ void check_special_values(const char* target) {
     k::unary_reference(c.op, c.param, x.data(), ref.data(), n);
     for (int i = 0; i < n; ++i) {
       if (!within(tol_of<T>(c), y[i], ref[i], x[i])) {
-        FAIL_CHECK(target << " " << c.name << "(" << show(x[i]) << ") = " << show(y[i])
-                          << ", want " << show(ref[i]));
+        FAIL_CHECK(target << " " << c.name << "(" << show(x[i]) << ") = " << show(y[i]) << ", want "
+                          << show(ref[i]));
       }
     }
   }
@@ -489,6 +504,28 @@ void accuracy_sweep(const char* target, const UnaryCase& c, const Range& r, size
                         << show(ref[i]) << " (" << ulp_distance(y[i], ref[i]) << " ulp)");
     }
   }
+}
+
+/// Worst error in ulp of a unary op (or of a gradient with g = 1) over `count` inputs from r.
+template <typename T>
+double max_ulp_error(const UnaryCase* uc, const GradCase* gc, const Range& r, size_t count) {
+  const std::vector<T> x = random_values<T>(r, count, 9);
+  const std::vector<T> g(count, T(1));
+  std::vector<T> y(count), ref(count);
+  const auto n = static_cast<int64_t>(count);
+  if (uc != nullptr) {
+    k::unary(uc->op, uc->param, x.data(), 1, y.data(), 1, n);
+    k::unary_reference(uc->op, uc->param, x.data(), ref.data(), n);
+  } else {
+    k::activation_grad(gc->op, x.data(), g.data(), y.data(), n);
+    k::activation_grad_reference(gc->op, x.data(), g.data(), ref.data(), n);
+  }
+  double worst = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (std::isnan(ref[i]) != std::isnan(y[i])) return INFINITY;
+    if (!std::isnan(ref[i])) worst = std::max(worst, ulp_distance(y[i], ref[i]));
+  }
+  return worst;
 }
 
 const UnaryCase& case_of(k::UnaryOp op) {
@@ -563,9 +600,9 @@ TEST_CASE("special values follow std:: and PyTorch", "[elementwise]") {
 
 TEST_CASE("erf, gelu, exp, log, tanh: dense accuracy sweeps", "[elementwise]") {
   for_each_target([](const char* target) {
-    for (k::UnaryOp op : {k::UnaryOp::Erf, k::UnaryOp::Gelu, k::UnaryOp::Exp, k::UnaryOp::Log,
-                          k::UnaryOp::Tanh, k::UnaryOp::Sigmoid, k::UnaryOp::Silu,
-                          k::UnaryOp::GeluTanh}) {
+    for (k::UnaryOp op :
+         {k::UnaryOp::Erf, k::UnaryOp::Gelu, k::UnaryOp::Exp, k::UnaryOp::Log, k::UnaryOp::Tanh,
+          k::UnaryOp::Sigmoid, k::UnaryOp::Silu, k::UnaryOp::GeluTanh}) {
       const UnaryCase& c = case_of(op);
       accuracy_sweep<float>(target, c, c.range_f, 200000);
       accuracy_sweep<double>(target, c, c.range_d, 50000);
@@ -604,14 +641,15 @@ TEST_CASE("axpy accumulates at every length and alignment", "[elementwise]") {
         k::axpy(-0.75, x, y, n);
         k::axpy(-0.75f, x32, y32, n);
         for (int i = 0; i < n; ++i) {
-          // Fused or not (targets without FMA round twice): 1 ulp of the larger term.
+          // Fused or not (targets without FMA round twice): 2^-p (|y| + |alpha x|) at most.
           const double want = std::fma(-0.75, xin[i], yin[i]);
           const double scale = std::fabs(yin[i]) + std::fabs(0.75 * xin[i]);
-          if (std::fabs(y[i] - want) > scale * 1.2e-16) FAIL_CHECK(target << " axpy double n=" << n);
-          const double want32 =
-              static_cast<double>(static_cast<float>(yin[i])) -
-              0.75 * static_cast<double>(static_cast<float>(xin[i]));
-          if (std::fabs(y32[i] - want32) > scale * 1.2e-7) FAIL_CHECK(target << " axpy float n=" << n);
+          if (std::fabs(y[i] - want) > scale * 2.3e-16)
+            FAIL_CHECK(target << " axpy double n=" << n);
+          const double want32 = static_cast<double>(static_cast<float>(yin[i])) -
+                                0.75 * static_cast<double>(static_cast<float>(xin[i]));
+          if (std::fabs(y32[i] - want32) > scale * 2.4e-7)
+            FAIL_CHECK(target << " axpy float n=" << n);
         }
         for (int i = n; i < n + kGuard; ++i) {
           REQUIRE(y[i] == kSentinel<double>);
@@ -624,51 +662,56 @@ TEST_CASE("axpy accumulates at every length and alignment", "[elementwise]") {
 
 TEST_CASE("results are bit-identical for 1 and 2 threads", "[elementwise]") {
   const int saved = ts::get_num_threads();
-  const int64_t n = (int64_t{1} << 20) + 37;
+  // Long enough for several chunks even for the cheap ops (grain 32K).
+  const int64_t n = (int64_t{1} << 18) + 37;
   const std::vector<float> x = random_values<float>(linear(-8, 8), static_cast<size_t>(n), 11);
   const std::vector<float> g = random_values<float>(linear(-2, 2), static_cast<size_t>(n), 12);
   const std::vector<double> xd = random_values<double>(linear(-8, 8), static_cast<size_t>(n), 13);
-  auto run_all = [&](int threads) {
-    ts::set_num_threads(threads);
-    std::vector<std::vector<float>> outs;
-    std::vector<std::vector<double>> outs_d;
-    for (const UnaryCase& c : unary_cases()) {
-      outs.emplace_back(x.size());
-      k::unary(c.op, c.param, x.data(), 1, outs.back().data(), 1, n);
-      outs_d.emplace_back(xd.size());
-      k::unary(c.op, c.param, xd.data(), 1, outs_d.back().data(), 1, n);
-    }
-    // Strided unary, broadcast and strided binary, gradients, axpy.
-    outs.emplace_back(x.size() / 2 + 1);
-    k::unary(k::UnaryOp::Gelu, 0, x.data(), 2, outs.back().data(), 1, n / 2);
-    for (const BinaryCase& c : binary_cases()) {
-      outs.emplace_back(x.size());
-      k::binary(c.op, x.data(), 1, g.data(), 1, outs.back().data(), 1, n);
-      outs.emplace_back(x.size());
-      k::binary(c.op, x.data(), 0, g.data(), 1, outs.back().data(), 1, n);
-    }
-    outs.emplace_back(x.size());
-    k::binary(k::BinaryOp::Mul, x.data(), 3, g.data(), 1, outs.back().data(), 1, n / 3);
-    for (const GradCase& c : grad_cases()) {
-      outs.emplace_back(x.size());
-      k::activation_grad(c.op, x.data(), g.data(), outs.back().data(), n);
-    }
-    outs.emplace_back(g);
-    k::axpy(0.3f, x.data(), outs.back().data(), n);
-    return std::make_pair(outs, outs_d);
+  // Runs `kernel` writing `out` with 1 and with 2 threads and compares the bytes.
+  auto same_for_1_and_2 = [&](const std::string& what, auto& out, const auto& kernel) {
+    using V = std::decay_t<decltype(out)>;
+    ts::set_num_threads(1);
+    kernel(out);
+    const V one = out;
+    ts::set_num_threads(2);
+    kernel(out);
+    INFO(what);
+    CHECK(std::memcmp(one.data(), out.data(), out.size() * sizeof(out[0])) == 0);
   };
-  const auto one = run_all(1);
-  const auto two = run_all(2);
+  std::vector<float> out(static_cast<size_t>(n));
+  std::vector<double> out_d(static_cast<size_t>(n));
+  for (const UnaryCase& c : unary_cases()) {
+    same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
+      k::unary(c.op, c.param, x.data(), 1, y.data(), 1, n);
+    });
+    same_for_1_and_2(c.name, out_d, [&](std::vector<double>& y) {
+      k::unary(c.op, c.param, xd.data(), 1, y.data(), 1, n);
+    });
+  }
+  same_for_1_and_2("strided gelu", out, [&](std::vector<float>& y) {
+    k::unary(k::UnaryOp::Gelu, 0, x.data(), 2, y.data(), 1, n / 2);
+  });
+  for (const BinaryCase& c : binary_cases()) {
+    same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
+      k::binary(c.op, x.data(), 1, g.data(), 1, y.data(), 1, n);
+    });
+    same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
+      k::binary(c.op, x.data(), 0, g.data(), 1, y.data(), 1, n);
+    });
+  }
+  same_for_1_and_2("strided mul", out, [&](std::vector<float>& y) {
+    k::binary(k::BinaryOp::Mul, x.data(), 3, g.data(), 1, y.data(), 1, n / 3);
+  });
+  for (const GradCase& c : grad_cases()) {
+    same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
+      k::activation_grad(c.op, x.data(), g.data(), y.data(), n);
+    });
+  }
+  same_for_1_and_2("axpy", out, [&](std::vector<float>& y) {
+    y = g;
+    k::axpy(0.3f, x.data(), y.data(), n);
+  });
   ts::set_num_threads(saved);
-  REQUIRE(one.first.size() == two.first.size());
-  for (size_t i = 0; i < one.first.size(); ++i) {
-    INFO("float output " << i);
-    CHECK(std::memcmp(one.first[i].data(), two.first[i].data(), one.first[i].size() * 4) == 0);
-  }
-  for (size_t i = 0; i < one.second.size(); ++i) {
-    INFO("double output " << i);
-    CHECK(std::memcmp(one.second[i].data(), two.second[i].data(), one.second[i].size() * 8) == 0);
-  }
 }
 
 TEST_CASE("elementwise kernels reject bad arguments", "[elementwise]") {
@@ -687,4 +730,21 @@ TEST_CASE("elementwise kernels reject bad arguments", "[elementwise]") {
     CHECK(std::string(e.what()).find("unary") != std::string::npos);
     CHECK(std::string(e.what()).find("-7") != std::string::npos);
   }
+}
+
+// Not run by default: prints the worst error of every op on every target (the numbers behind the
+// tolerance tables). `test_kernels "[.measure]" -s`
+TEST_CASE("measure elementwise accuracy", "[.measure]") {
+  for_each_target([](const char* target) {
+    for (const UnaryCase& c : unary_cases()) {
+      const double f = max_ulp_error<float>(&c, nullptr, c.range_f, 400000);
+      const double d = max_ulp_error<double>(&c, nullptr, c.range_d, 100000);
+      std::printf("%-8s %-12s float %8.1f ulp   double %8.1f ulp\n", target, c.name, f, d);
+    }
+    for (const GradCase& c : grad_cases()) {
+      const double f = max_ulp_error<float>(nullptr, &c, c.range_f, 400000);
+      const double d = max_ulp_error<double>(nullptr, &c, c.range_d, 100000);
+      std::printf("%-8s grad %-7s float %8.1f ulp   double %8.1f ulp\n", target, c.name, f, d);
+    }
+  });
 }

@@ -2,10 +2,11 @@
 // gemm_reference: edge sizes in every dimension, all transpose combinations, padded leading
 // dimensions, alpha/beta, the fused epilogue, batches with stride 0, every compiled Highway
 // target, and bit-identical results for 1 and 2 threads.
-#include <catch2/catch.hpp>
+#include "ops/kernels/gemm.h"
 
 #include <hwy/targets.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -15,7 +16,6 @@
 
 #include "autograd/error.h"
 #include "autograd/parallel.h"
-#include "ops/kernels/gemm.h"
 
 namespace {
 
@@ -95,9 +95,9 @@ void expect_close(const Case& cs, const std::vector<T>& got, const std::vector<T
   for (int64_t i = 0; i < cs.m; ++i) {
     for (int64_t j = 0; j < cs.ldc; ++j) {
       const size_t at = size_t(i * cs.ldc + j);
-      const bool ok = j >= cs.n ? got[at] == T(12345)
-                                : std::abs(double(got[at]) - double(want[at])) <=
-                                      bound[size_t(i * cs.n + j)];
+      const bool ok =
+          j >= cs.n ? got[at] == T(12345)
+                    : std::abs(double(got[at]) - double(want[at])) <= bound[size_t(i * cs.n + j)];
       if (!ok && bad++ == 0) {
         first = "(" + std::to_string(i) + "," + std::to_string(j) + ") got " +
                 std::to_string(got[at]) + " want " + std::to_string(want[at]);
@@ -173,8 +173,7 @@ TEMPLATE_TEST_CASE("gemm matches the reference on edge sizes, all transposes, al
   for (const Case& c : edge_cases(rng)) check_case<TestType>(c, rng);
 }
 
-TEMPLATE_TEST_CASE("gemm handles k == 0, alpha == 0 and empty outputs", "[gemm]", float,
-                   double) {
+TEMPLATE_TEST_CASE("gemm handles k == 0, alpha == 0 and empty outputs", "[gemm]", float, double) {
   std::mt19937 rng(7);
   for (int64_t m : {1, 20}) {
     for (int64_t n : {3, 40}) {
@@ -206,8 +205,8 @@ TEMPLATE_TEST_CASE("gemm_strided_batched: stride 0 broadcasts, every target", "[
     const auto c0 = random_vector<T>(size_t(s.batch * sc), rng);
     std::vector<T> want = c0;
     for (int64_t i = 0; i < s.batch; ++i) {
-      k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 0.5, a.data(), lda, b.data() + i * sb, ldb,
-                        -1.0, want.data() + i * sc, ldc);
+      k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 0.5, a.data(), lda, b.data() + i * sb, ldb, -1.0,
+                        want.data() + i * sc, ldc);
     }
     for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
       hwy::SetSupportedTargetsForTest(target);
@@ -244,8 +243,8 @@ double activate(double x, k::GemmActivation act) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every path",
-                   "[gemm]", float, double) {
+TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every path", "[gemm]",
+                   float, double) {
   using T = TestType;
   std::mt19937 rng(5);
   struct Shape {
@@ -254,10 +253,12 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
   };
   const k::GemmActivation acts[] = {k::GemmActivation::kNone, k::GemmActivation::kRelu,
                                     k::GemmActivation::kGelu, k::GemmActivation::kGeluTanh};
-  // Packed (with edge tiles), small m, small n (both orientations), matrix-vector.
+  // Packed (with edge tiles), small m, small n (both orientations), matrix-vector, and few
+  // rows / columns wide enough for the 4-vector tiles.
   for (const Shape s : {Shape{70, 45, 300, false, true}, Shape{3, 50, 40, false, false},
                         Shape{3, 50, 40, true, true}, Shape{60, 5, 33, true, false},
-                        Shape{60, 5, 33, false, false}, Shape{40, 1, 64, false, false}}) {
+                        Shape{60, 5, 33, false, false}, Shape{40, 1, 64, false, false},
+                        Shape{3, 130, 40, false, false}, Shape{130, 3, 40, true, true}}) {
     for (const auto act : acts) {
       const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n, ldc = s.n + 1;
       // Inputs scaled so that the pre-activations cover [-6, 6], both tails of GELU.
@@ -289,8 +290,8 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
             if (std::abs(double(got[size_t(i * ldc + j)]) - y) > tol * (1 + std::abs(y))) ++bad;
           }
         }
-        INFO("target " << hwy::TargetName(target) << " act " << int(act) << " m " << s.m
-                       << " n " << s.n << " k " << s.k << " ta " << s.ta << " tb " << s.tb);
+        INFO("target " << hwy::TargetName(target) << " act " << int(act) << " m " << s.m << " n "
+                       << s.n << " k " << s.k << " ta " << s.ta << " tb " << s.tb);
         CHECK(bad == 0);
       }
       hwy::SetSupportedTargetsForTest(0);
@@ -298,20 +299,21 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
   }
 }
 
-TEMPLATE_TEST_CASE("gemm results are bit-identical for 1 and 2 threads", "[gemm]", float,
-                   double) {
+TEMPLATE_TEST_CASE("gemm results are bit-identical for 1 and 2 threads", "[gemm]", float, double) {
   using T = TestType;
   std::mt19937 rng(3);
   struct Shape {
     int64_t batch, m, n, k;
     bool ta, tb;
   };
-  // Packed (both split directions), the three small-shape paths, and a batch of 3.
+  // Packed (both split directions), the three small-shape paths, a batch of 3, and the
+  // no-packing path for a small B with many rows (split in 2-D like the packed path).
   for (const Shape s :
        {Shape{1, 301, 203, 700, false, false}, Shape{1, 517, 60, 300, false, true},
         Shape{1, 40, 900, 333, true, false}, Shape{1, 5, 4000, 300, false, false},
         Shape{1, 4000, 7, 300, true, false}, Shape{1, 4000, 7, 300, false, false},
-        Shape{1, 9, 3000, 200, false, true}, Shape{3, 100, 130, 120, false, true}}) {
+        Shape{1, 9, 3000, 200, false, true}, Shape{3, 100, 130, 120, false, true},
+        Shape{1, 1000, 64, 200, false, false}, Shape{1, 999, 70, 150, true, false}}) {
     const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n, ldc = s.n;
     const int64_t sa = (s.ta ? s.k : s.m) * lda, sb = (s.tb ? s.n : s.k) * ldb, sc = s.m * ldc;
     const auto a = random_vector<T>(size_t(s.batch * sa), rng);
@@ -319,18 +321,18 @@ TEMPLATE_TEST_CASE("gemm results are bit-identical for 1 and 2 threads", "[gemm]
     const auto c0 = random_vector<T>(size_t(s.batch * sc), rng);
     std::vector<T> one = c0, two = c0;
     taesan::set_num_threads(1);
-    k::gemm_strided_batched(s.batch, s.ta, s.tb, s.m, s.n, s.k, T(1.5), a.data(), lda, sa,
-                            b.data(), ldb, sb, T(0.5), one.data(), ldc, sc);
+    k::gemm_strided_batched(s.batch, s.ta, s.tb, s.m, s.n, s.k, T(1.5), a.data(), lda, sa, b.data(),
+                            ldb, sb, T(0.5), one.data(), ldc, sc);
     taesan::set_num_threads(2);
-    k::gemm_strided_batched(s.batch, s.ta, s.tb, s.m, s.n, s.k, T(1.5), a.data(), lda, sa,
-                            b.data(), ldb, sb, T(0.5), two.data(), ldc, sc);
+    k::gemm_strided_batched(s.batch, s.ta, s.tb, s.m, s.n, s.k, T(1.5), a.data(), lda, sa, b.data(),
+                            ldb, sb, T(0.5), two.data(), ldc, sc);
     INFO("batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k);
     CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(T)) == 0);
     // And the result is right, not just reproducible.
     std::vector<T> want = c0;
     for (int64_t i = 0; i < s.batch; ++i) {
-      k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 1.5, a.data() + i * sa, lda,
-                        b.data() + i * sb, ldb, 0.5, want.data() + i * sc, ldc);
+      k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 1.5, a.data() + i * sa, lda, b.data() + i * sb,
+                        ldb, 0.5, want.data() + i * sc, ldc);
     }
     double worst = 0;
     for (size_t i = 0; i < one.size(); ++i) {
@@ -351,8 +353,8 @@ TEST_CASE("gemm rejects bad arguments with ts::Error", "[gemm]") {
                   taesan::Error);
   CHECK_THROWS_AS(k::gemm(false, false, -1, 4, 4, 1.f, a.data(), 4, b.data(), 4, 0.f, c.data(), 4),
                   taesan::Error);
-  CHECK_THROWS_AS(k::gemm_strided_batched(2, false, false, 4, 4, 4, 1.f, a.data(), 4, 0,
-                                          b.data(), 4, 0, 0.f, c.data(), 4, 8),
+  CHECK_THROWS_AS(k::gemm_strided_batched(2, false, false, 4, 4, 4, 1.f, a.data(), 4, 0, b.data(),
+                                          4, 0, 0.f, c.data(), 4, 8),
                   taesan::Error);
   CHECK_NOTHROW(k::gemm(true, false, 4, 4, 4, 1.f, a.data(), 4, b.data(), 4, 0.f, c.data(), 4));
 }

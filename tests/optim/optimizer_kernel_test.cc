@@ -2,7 +2,6 @@
 // target, for every length 0..2N+1 at several misalignments; and their independence from the
 // thread count.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <random>
@@ -53,8 +52,13 @@ void check_adam(bool decoupled, bool amsgrad, double weight_decay) {
       auto m = random_vector<T>(total, rng, -0.1, 0.1), v = random_vector<T>(total, rng, 0, 0.1);
       auto vmax = random_vector<T>(total, rng, 0, 0.1);
       auto p2 = p, m2 = m, v2 = v, vmax2 = vmax;
-      const k::AdamStep s{.lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-8,
-                          .weight_decay = weight_decay, .decoupled = decoupled, .step = 3};
+      const k::AdamStep s{.lr = 0.01,
+                          .beta1 = 0.9,
+                          .beta2 = 0.99,
+                          .eps = 1e-8,
+                          .weight_decay = weight_decay,
+                          .decoupled = decoupled,
+                          .step = 3};
       k::adam_update(s, p.data() + misalign, g.data() + misalign, m.data() + misalign,
                      v.data() + misalign, amsgrad ? vmax.data() + misalign : nullptr, n);
       k::adam_update_reference(s, p2.data() + misalign, g.data() + misalign, m2.data() + misalign,
@@ -79,8 +83,12 @@ void check_sgd(double momentum, double dampening, bool nesterov, bool first, dou
       auto p = random_vector<T>(total, rng, -2, 2), g = random_vector<T>(total, rng, -1, 1);
       auto buf = random_vector<T>(total, rng, -1, 1);
       auto p2 = p, buf2 = buf;
-      const k::SgdStep s{.lr = 0.1, .momentum = momentum, .dampening = dampening,
-                         .weight_decay = wd, .nesterov = nesterov, .first_step = first};
+      const k::SgdStep s{.lr = 0.1,
+                         .momentum = momentum,
+                         .dampening = dampening,
+                         .weight_decay = wd,
+                         .nesterov = nesterov,
+                         .first_step = first};
       T* b1 = momentum != 0 ? buf.data() + misalign : nullptr;
       T* b2 = momentum != 0 ? buf2.data() + misalign : nullptr;
       k::sgd_update(s, p.data() + misalign, g.data() + misalign, b1, n);

@@ -1,9 +1,8 @@
 // Helpers of the optim tests: fixture paths and element-wise comparison with a tolerance.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 

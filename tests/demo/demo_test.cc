@@ -1,0 +1,127 @@
+// The demo end to end (--quick, on the dataset pack) and its fault handling: results.json with one
+// object per task and finite numbers, results.md, logs and charts; clear errors for a missing
+// dataset, a tokenizer or config that does not match a checkpoint, a task/model mismatch.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <taesan.h>
+
+#include "data/data.h"
+#include "models/tasks.h"
+
+namespace ts = taesan;
+namespace models = ts::models;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string temp_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("ts_demo_test_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("demo --quick writes results for every task", "[demo]") {
+  models::DemoOptions d;
+  d.data_dir = TS_DATA_DIR;
+  d.out_dir = temp_dir("quick");
+  d.quick = true;
+  d.verbose = false;
+  const auto rows = models::run_demo(d);
+  REQUIRE(rows.size() == models::task_names().size());
+
+  const std::string json_path = d.out_dir + "/results.json";
+  REQUIRE(fs::exists(json_path));
+  REQUIRE(fs::exists(d.out_dir + "/results.md"));
+  const auto j = nlohmann::json::parse(slurp(json_path));
+  REQUIRE(j.is_array());
+  REQUIRE(j.size() == models::task_names().size());
+  std::set<std::string> tasks;
+  for (const auto& o : j) {
+    REQUIRE(o.size() == 5);
+    tasks.insert(o.at("task").get<std::string>());
+    CHECK(!o.at("metric").get<std::string>().empty());
+    for (const char* k : {"scratch", "pretrained", "seconds"}) {
+      INFO(o.at("task").get<std::string>() << " " << k);
+      CHECK(std::isfinite(o.at(k).get<double>()));
+    }
+    CHECK(o.at("seconds").get<double>() > 0);
+  }
+  CHECK(tasks == std::set<std::string>(models::task_names().begin(), models::task_names().end()));
+  CHECK_THAT(slurp(d.out_dir + "/results.md"), Contains("| task | metric |"));
+  // Every run left its log and chart, and no temporary file is left anywhere.
+  CHECK(fs::exists(d.out_dir + "/runs/spam_pretrained.csv"));
+  CHECK(fs::exists(d.out_dir + "/runs/pretrain_mlm.svg"));
+  for (auto& e : fs::recursive_directory_iterator(d.out_dir))
+    CHECK(e.path().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
+  const std::string dir = temp_dir("faults");
+  const auto texts = models::pretraining_texts(TS_DATA_DIR, 300);
+  const auto tok = models::train_tokenizer(texts, 600);
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+
+  models::RunOptions o;
+  o.out_dir = dir;
+  o.steps = 2;
+  o.batch_size = 4;
+  o.seq_len = 32;
+  o.verbose = false;
+  o.max_train = 16;
+  o.max_eval = 8;
+  o.name = "enc";
+  const auto enc = models::pretrain("mlm", tok, texts, config, o);
+  REQUIRE(fs::exists(enc.weights_path));
+
+  SECTION("missing dataset file") {
+    CHECK_THROWS_WITH(models::finetune("spam", tok, dir, config, "", o), Contains("missing"));
+    CHECK_THROWS_AS(models::pretraining_texts(dir), ts::Error);
+  }
+  SECTION("unknown task") {
+    CHECK_THROWS_WITH(models::finetune("poetry", tok, TS_DATA_DIR, config, "", o),
+                      Contains("unknown task"));
+  }
+  SECTION("task / model mismatch: an encoder checkpoint for generation") {
+    o.name = "gen";
+    CHECK_THROWS_WITH(models::finetune("generation", tok, TS_DATA_DIR, config, enc.weights_path, o),
+                      Contains("needs a decoder"));
+    CHECK_THROWS_AS(models::generate_text(enc.weights_path, tok, "hello"), ts::Error);
+  }
+  SECTION("a tokenizer that does not match the checkpoint") {
+    const auto other = models::train_tokenizer(texts, 500);
+    const auto other_config = models::small_config(other.vocab_size(), 32, 1, 64);
+    o.name = "spam";
+    CHECK_THROWS_WITH(
+        models::finetune("spam", other, TS_DATA_DIR, other_config, enc.weights_path, o),
+        Contains("another tokenizer"));
+  }
+  SECTION("a checkpoint of another config") {
+    const auto bigger = models::small_config(tok.vocab_size(), 64, 1, 64);
+    o.name = "spam";
+    CHECK_THROWS_WITH(models::finetune("spam", tok, TS_DATA_DIR, bigger, enc.weights_path, o),
+                      Contains("config"));
+  }
+  SECTION("fine-tune, save, evaluate again: the same score") {
+    o.name = "spam";
+    const auto s = models::finetune("spam", tok, TS_DATA_DIR, config, enc.weights_path, o);
+    REQUIRE(std::isfinite(s.score));
+    const auto e = models::evaluate_task(s.weights_path, tok, TS_DATA_DIR, o);
+    CHECK(e.task == "spam");
+    CHECK(e.score == Approx(s.score));
+  }
+}
