@@ -26,3 +26,5 @@
 #include "models/metrics.h"
 #include "models/heads.h"
 #include "data/data.h"
+#include "models/trainer.h"
+#include "models/tasks.h"

@@ -7,10 +7,9 @@
 // inputs hold (outputs, saved tensors, gradients and workspaces included). The peak is a
 // process-wide high-water mark that cannot be reset, so each configuration is measured once in a
 // child forked before any benchmark runs (no thread has started yet), and attached to the timing.
+#include <benchmark/benchmark.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstdio>
@@ -21,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/factory.h"
 #include "autograd/engine.h"
+#include "autograd/factory.h"
 #include "autograd/parallel.h"
 #include "autograd/storage.h"
 #include "ops/attention.h"
@@ -102,9 +101,8 @@ void BM_Attention(benchmark::State& state, Config c, double peak_mib) {
   const double products = c.backward ? 7.0 : 2.0;
   const double flops = products * 2.0 * kBatch * kHeads * double(c.t) * double(c.t) * kHeadDim *
                        (c.causal ? 0.5 : 1.0);
-  state.counters["GFLOPS"] =
-      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   if (peak_mib >= 0) state.counters["peak_MiB"] = peak_mib;
 }
 
@@ -141,9 +139,8 @@ void BM_Kernel(benchmark::State& state, bool simd, bool backward) {
   }
   const double flops =
       (backward ? 7.0 : 2.0) * 2.0 * kBatch * kHeads * double(t) * double(t) * kHeadDim;
-  state.counters["GFLOPS"] =
-      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                         benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 }  // namespace

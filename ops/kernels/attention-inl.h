@@ -360,8 +360,8 @@ void TransposedBlocks(const T* x, size_t bh, size_t t, size_t cols, size_t block
 
 // One query block of one (b, h): out rows [i0, i0 + mq) and their lse.
 //   S = Q Kᵀ_j · scale + M;  m' = max(m, rowmax S);  P = exp(S - m');
-//   l = l e^(m - m') + rowsum P;  O = O e^(m - m') + P V_j;  at the end out = O / l, lse = m + log
-//   l
+//   l = l e^(m - m') + rowsum P;  O = O e^(m - m') + P V_j;
+//   at the end out = O / l and lse = m + log(l).
 template <class D, typename T = hn::TFromD<D>>
 HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, size_t bh, size_t qb,
                                const T* q, const T* kt, const T* v, size_t ldv, T* out, T* lse,
@@ -562,8 +562,8 @@ HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
     }
     T* row = s.st + c * g.bqp;
     for (size_t r = 0; r < g.bqp; r += N) {
-      V e = ExpDiff(d, Score(d, hn::LoadU(d, row + r), vscale, mcol, r),
-                    hn::LoadU(d, s.lse_blk + r));
+      V e =
+          ExpDiff(d, Score(d, hn::LoadU(d, row + r), vscale, mcol, r), hn::LoadU(d, s.lse_blk + r));
       if (r < lo) e = hn::IfThenElse(ValidLanes(d, r, lo, g.bqp), e, vzero);
       hn::StoreU(e, d, row + r);
     }
@@ -731,8 +731,8 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
                                   buf.get() + tile_scratch);
       for (size_t kb = 0; kb < g.nkb; ++kb) {
         if (!TileVisible(g, p.causal, kb, qb)) continue;
-        BackwardTile(d, g, p, in, hh, kb, qb, kQueryGrads, false, kb == 0,
-                     static_cast<T*>(nullptr), static_cast<T*>(nullptr), dq_acc.get(), s);
+        BackwardTile(d, g, p, in, hh, kb, qb, kQueryGrads, false, kb == 0, static_cast<T*>(nullptr),
+                     static_cast<T*>(nullptr), dq_acc.get(), s);
       }
       dq_acc.Finish(g.nkb > 0);
     }

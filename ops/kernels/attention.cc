@@ -27,8 +27,8 @@ void AttentionBackwardF32(const AttentionParams& p, const float* q, const float*
   attn::Backward(hn::ScalableTag<float>(), p, q, k, v, out, dout, lse, dq, dk, dv);
 }
 void AttentionBackwardF64(const AttentionParams& p, const double* q, const double* k,
-                          const double* v, const double* out, const double* dout,
-                          const double* lse, double* dq, double* dk, double* dv) {
+                          const double* v, const double* out, const double* dout, const double* lse,
+                          double* dq, double* dk, double* dv) {
   attn::Backward(hn::ScalableTag<double>(), p, q, k, v, out, dout, lse, dq, dk, dv);
 }
 
@@ -108,20 +108,20 @@ void attention_forward(const AttentionParams& p, const float* q, const float* k,
   check_forward("attention_forward", p, q, k, v, out, lse);
   HWY_DYNAMIC_DISPATCH(AttentionForwardF32)(p, q, k, v, out, lse);
 }
-void attention_forward(const AttentionParams& p, const double* q, const double* k,
-                       const double* v, double* out, double* lse) {
+void attention_forward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                       double* out, double* lse) {
   check_forward("attention_forward", p, q, k, v, out, lse);
   HWY_DYNAMIC_DISPATCH(AttentionForwardF64)(p, q, k, v, out, lse);
 }
 void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
-                        const float* out, const float* dout, const float* lse, float* dq,
-                        float* dk, float* dv) {
+                        const float* out, const float* dout, const float* lse, float* dq, float* dk,
+                        float* dv) {
   check_backward("attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   HWY_DYNAMIC_DISPATCH(AttentionBackwardF32)(p, q, k, v, out, dout, lse, dq, dk, dv);
 }
-void attention_backward(const AttentionParams& p, const double* q, const double* k,
-                        const double* v, const double* out, const double* dout,
-                        const double* lse, double* dq, double* dk, double* dv) {
+void attention_backward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                        const double* out, const double* dout, const double* lse, double* dq,
+                        double* dk, double* dv) {
   check_backward("attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   HWY_DYNAMIC_DISPATCH(AttentionBackwardF64)(p, q, k, v, out, dout, lse, dq, dk, dv);
 }
@@ -186,8 +186,9 @@ void forward(const AttentionParams& p, const T* q, const T* k, const T* v, T* ou
   });
 }
 
-// P_ij = exp(s_ij - lse_i);  dP_ij = dout_i · v_j;  dS_ij = P_ij (dP_ij - D_i), D_i = dout_i · out_i
-// dq_i = scale sum_j dS_ij k_j;  dk_j = scale sum_i dS_ij q_i;  dv_j = sum_i P_ij dout_i
+// P_ij = exp(s_ij - lse_i);  dP_ij = dout_i · v_j;  dS_ij = P_ij (dP_ij - D_i);
+// D_i = dout_i · out_i;  dq_i = scale sum_j dS_ij k_j;  dk_j = scale sum_i dS_ij q_i;
+// dv_j = sum_i P_ij dout_i
 template <typename T>
 void backward(const AttentionParams& p, const T* q, const T* k, const T* v, const T* out,
               const T* dout, const T* lse, T* dq, T* dk, T* dv) {
@@ -240,20 +241,20 @@ void attention_forward(const AttentionParams& p, const float* q, const float* k,
   check_forward("reference::attention_forward", p, q, k, v, out, lse);
   forward(p, q, k, v, out, lse);
 }
-void attention_forward(const AttentionParams& p, const double* q, const double* k,
-                       const double* v, double* out, double* lse) {
+void attention_forward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                       double* out, double* lse) {
   check_forward("reference::attention_forward", p, q, k, v, out, lse);
   forward(p, q, k, v, out, lse);
 }
 void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v,
-                        const float* out, const float* dout, const float* lse, float* dq,
-                        float* dk, float* dv) {
+                        const float* out, const float* dout, const float* lse, float* dq, float* dk,
+                        float* dv) {
   check_backward("reference::attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   backward(p, q, k, v, out, dout, lse, dq, dk, dv);
 }
-void attention_backward(const AttentionParams& p, const double* q, const double* k,
-                        const double* v, const double* out, const double* dout,
-                        const double* lse, double* dq, double* dk, double* dv) {
+void attention_backward(const AttentionParams& p, const double* q, const double* k, const double* v,
+                        const double* out, const double* dout, const double* lse, double* dq,
+                        double* dk, double* dv) {
   check_backward("reference::attention_backward", p, q, k, v, out, dout, lse, dq, dk, dv);
   backward(p, q, k, v, out, dout, lse, dq, dk, dv);
 }

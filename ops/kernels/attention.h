@@ -10,7 +10,7 @@
 // bit-identical for any thread count. Implementation: attention-inl.h (tiled, Highway).
 // Workspace (from the caching allocator, so allocator_stats counts it): a transposed copy of k
 // (forward) or of q and dout (backward), padded copies of rows whose length is not a multiple of
-// the vector width, and O(64 x 64) per thread: linear in T, never T x T.
+// the vector width, and O(64 x 128) per thread: linear in T, never T x T.
 #pragma once
 
 #include <cstdint>

@@ -59,8 +59,8 @@ void gemm_fused(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
 
 /// The plain triple loop (double accumulation), the reference for tests and benchmarks.
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-                    const float* a, int64_t lda, const float* b, int64_t ldb, double beta,
-                    float* c, int64_t ldc);
+                    const float* a, int64_t lda, const float* b, int64_t ldb, double beta, float* c,
+                    int64_t ldc);
 void gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                     const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
                     double* c, int64_t ldc);

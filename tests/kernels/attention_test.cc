@@ -105,7 +105,8 @@ struct Problem {
     p.d = c.d;
     p.dv = c.dv;
     p.causal = c.causal;
-    p.scale = c.scale != 0 ? c.scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(c.d, 1)));
+    p.scale =
+        c.scale != 0 ? c.scale : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(c.d, 1)));
     std::mt19937 rng(seed + static_cast<uint32_t>(c.tq * 131 + c.tk * 17 + c.d * 7 + c.dv));
     std::normal_distribution<double> normal(0.0, 1.0);
     auto fill = [&](std::vector<T>& x, int64_t n) {
@@ -206,8 +207,8 @@ Result<T> run(const Problem<T>& pr) {
                                      r.dv.data());
   } else {
     k::attention_forward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(), r.lse.data());
-    k::attention_backward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(),
-                          pr.dout.data(), r.lse.data(), r.dq.data(), r.dk.data(), r.dv.data());
+    k::attention_backward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(), pr.dout.data(),
+                          r.lse.data(), r.dq.data(), r.dk.data(), r.dv.data());
   }
   return r;
 }
@@ -287,9 +288,9 @@ TEMPLATE_TEST_CASE("attention kernel matches the scalar reference on every targe
 
 TEMPLATE_TEST_CASE("attention kernel: empty sizes", "[kernels][attention]", float, double) {
   // tk = 0: every row fully masked; tq = 0: no rows (dk = dv = 0); d = 0 and dv = 0.
-  for (const Case& c : {Case{1, 2, 5, 0, 8, 8, false}, Case{1, 2, 0, 5, 8, 8, true},
-                        Case{2, 1, 5, 70, 0, 8, false}, Case{2, 1, 70, 5, 8, 0, true},
-                        Case{0, 3, 5, 5, 8, 8, false}})
+  for (const Case& c :
+       {Case{1, 2, 5, 0, 8, 8, false}, Case{1, 2, 0, 5, 8, 8, true}, Case{2, 1, 5, 70, 0, 8, false},
+        Case{2, 1, 70, 5, 8, 0, true}, Case{0, 3, 5, 5, 8, 8, false}})
     check_against_reference<TestType>(c);
 }
 
@@ -306,7 +307,8 @@ TEMPLATE_TEST_CASE("attention kernel: fully masked rows give zeros and -inf, nev
         for (int64_t i : {0, 2}) {  // the fully masked rows of kRowShared
           const int64_t row = bh * c.tq + i;
           REQUIRE(r.lse[static_cast<size_t>(row)] == -kInf);
-          for (int64_t e = 0; e < c.dv; ++e) REQUIRE(r.out[static_cast<size_t>(row * c.dv + e)] == 0);
+          for (int64_t e = 0; e < c.dv; ++e)
+            REQUIRE(r.out[static_cast<size_t>(row * c.dv + e)] == 0);
           for (int64_t e = 0; e < c.d; ++e) REQUIRE(r.dq[static_cast<size_t>(row * c.d + e)] == 0);
         }
         REQUIRE(std::isfinite(r.lse[static_cast<size_t>(bh * c.tq + 1)]));
@@ -325,8 +327,8 @@ TEMPLATE_TEST_CASE("attention kernel: fully masked rows give zeros and -inf, nev
   });
 }
 
-TEMPLATE_TEST_CASE("attention kernel: bit-identical for 1, 2 and 3 threads",
-                   "[kernels][attention]", float, double) {
+TEMPLATE_TEST_CASE("attention kernel: bit-identical for 1, 2 and 3 threads", "[kernels][attention]",
+                   float, double) {
   using T = TestType;
   ThreadsGuard guard;
   // batch * heads = 1, 2, 3, 4: the backward runs one pass per (b, h) or two passes over key and
@@ -344,8 +346,8 @@ TEMPLATE_TEST_CASE("attention kernel: bit-identical for 1, 2 and 3 threads",
       INFO(n << " threads");
       ts::set_num_threads(n);
       const Result<T> many = run<T, false>(pr);
-      for (auto m : {&Result<T>::out, &Result<T>::lse, &Result<T>::dq, &Result<T>::dk,
-                     &Result<T>::dv}) {
+      for (auto m :
+           {&Result<T>::out, &Result<T>::lse, &Result<T>::dq, &Result<T>::dk, &Result<T>::dv}) {
         REQUIRE((one.*m).size() == (many.*m).size());
         REQUIRE(std::memcmp((one.*m).data(), (many.*m).data(), (one.*m).size() * sizeof(T)) == 0);
       }
@@ -384,8 +386,7 @@ TEST_CASE("attention kernel: bad arguments throw ts::Error", "[kernels][attentio
   REQUIRE_THROWS_AS(k::attention_forward(neg, b, b, b, b, b), ts::Error);
   REQUIRE_THROWS_WITH(k::attention_forward(neg, b, b, b, b, b),
                       Catch::Contains("attention_forward") && Catch::Contains("tk=-1"));
-  REQUIRE_THROWS_WITH(k::attention_forward(p, b, nullptr, b, b, b),
-                      Catch::Contains("k is null"));
+  REQUIRE_THROWS_WITH(k::attention_forward(p, b, nullptr, b, b, b), Catch::Contains("k is null"));
   REQUIRE_THROWS_AS(k::attention_backward(p, b, b, b, b, b, b, b, b, nullptr), ts::Error);
   REQUIRE_THROWS_AS(k::reference::attention_backward(neg, b, b, b, b, b, b, b, b, b), ts::Error);
   // Empty shapes accept null buffers.

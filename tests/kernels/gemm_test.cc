@@ -301,6 +301,7 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
 
 TEMPLATE_TEST_CASE("gemm results are bit-identical for 1 and 2 threads", "[gemm]", float, double) {
   using T = TestType;
+  const int saved_threads = taesan::get_num_threads();
   std::mt19937 rng(3);
   struct Shape {
     int64_t batch, m, n, k;
@@ -340,7 +341,7 @@ TEMPLATE_TEST_CASE("gemm results are bit-identical for 1 and 2 threads", "[gemm]
     }
     CHECK(worst <= (sizeof(T) == 4 ? 1e-5 : 1e-13) * double(s.k));
   }
-  taesan::set_num_threads(2);
+  taesan::set_num_threads(saved_threads);
 }
 
 TEST_CASE("gemm rejects bad arguments with ts::Error", "[gemm]") {
