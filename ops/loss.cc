@@ -41,8 +41,8 @@ Tensor cross_entropy_rows(const Tensor& x2, const Tensor& t1, int64_t ignore_ind
                 [sx = SavedTensor(x2), tc, lse, ignore_index, ls](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
     const int64_t rows = xv.shape()[0], cols = xv.shape()[1];
-    Tensor valid = unsqueeze(logical_not(eq(tc, full({}, static_cast<double>(ignore_index), kInt64))), 1);
     if (GradMode::is_enabled() && (xv.requires_grad() || g.requires_grad())) {
+      Tensor valid = unsqueeze(logical_not(eq(tc, full({}, static_cast<double>(ignore_index), kInt64))), 1);
       Tensor safe_t = where(squeeze(valid, 1), tc, zeros({}, kInt64));
       Tensor onehot = eq(unsqueeze(arange(cols, kInt64), 0), unsqueeze(safe_t, 1)).to(xv.dtype());
       Tensor target = add(mul(onehot, 1.0 - ls), ls / static_cast<double>(cols));
