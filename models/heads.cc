@@ -58,9 +58,35 @@ Tensor MaskedLanguageModel::forward(const Tensor& ids, const Tensor& mask, const
   return linear(h, body->word_embeddings->weight, output_bias);
 }
 
+Tensor MaskedLanguageModel::loss(const Tensor& ids, const Tensor& labels, const Tensor& mask,
+                                 const Tensor& types) const {
+  TS_CHECK(labels.dim() == 2 && ids.dim() == 2 && labels.size(0) == ids.size(0) &&
+               labels.size(1) == ids.size(1) && labels.dtype() == kInt64,
+           "MaskedLanguageModel::loss: labels {} must be int64 of the shape of input_ids {}",
+           labels.describe(), ids.describe());
+  // The labelled positions of the flattened (B*T) batch.
+  const std::vector<int64_t> flat = labels.contiguous().to_vector<int64_t>();
+  std::vector<int64_t> rows, targets;
+  for (size_t i = 0; i < flat.size(); ++i)
+    if (flat[i] != -100) {
+      rows.push_back(static_cast<int64_t>(i));
+      targets.push_back(flat[i]);
+    }
+  TS_CHECK(!rows.empty(), "MaskedLanguageModel::loss: no labelled position in labels {} "
+           "(every label is -100)", labels.describe());
+  const int64_t n = static_cast<int64_t>(rows.size());
+  Tensor h = body->forward(ids, mask, types).hidden;                      // (B, T, D)
+  h = index_select(reshape(h, {-1, h.size(2)}), 0, from_vector(rows, {n}));  // (n, D)
+  h = transform_norm->forward(gelu(transform->forward(h)));
+  const Tensor logits = linear(h, body->word_embeddings->weight, output_bias);  // (n, V)
+  return cross_entropy(logits, from_vector(targets, {n}));
+}
+
 // ---- sequence classification ----
 
-SequenceClassifier::SequenceClassifier(const ModelConfig& c, int64_t num_labels, double p) {
+SequenceClassifier::SequenceClassifier(const ModelConfig& c, int64_t num_labels, double p,
+                                       Pooling pool)
+    : pooling(pool) {
   check_labels(num_labels, "SequenceClassifier");
   body = register_module("body", std::make_shared<EncoderModel>(c));
   dropout = register_module("dropout", std::make_shared<nn::Dropout>(p));
@@ -69,7 +95,15 @@ SequenceClassifier::SequenceClassifier(const ModelConfig& c, int64_t num_labels,
 }
 
 Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
-  return classifier->forward(dropout->forward(body->forward(ids, mask, types).pooled));
+  const EncoderOutput out = body->forward(ids, mask, types);
+  if (pooling == Pooling::kCls) return classifier->forward(dropout->forward(out.pooled));
+  // mean over the positions where mask == 1: sum_t h[b, t] m[b, t] / sum_t m[b, t]
+  const Tensor m = mask.defined() ? mask.to(out.hidden.dtype())
+                                  : ones(ids.shape(), out.hidden.dtype());  // (B, T)
+  const Tensor summed = sum(mul(out.hidden, unsqueeze(m, 2)), 1);           // (B, D)
+  const Tensor count = clamp(sum(m, 1, true), 1.0, std::numeric_limits<double>::infinity());
+  const Tensor mean = div(summed, count);                                    // (B, D)
+  return classifier->forward(dropout->forward(tanh(body->pooler->forward(mean))));
 }
 
 Tensor SequenceClassifier::loss(const Tensor& logits, const Tensor& labels, const Tensor& w) const {
@@ -94,6 +128,34 @@ TokenClassifier::TokenClassifier(const ModelConfig& c, int64_t num_labels, doubl
 
 Tensor TokenClassifier::forward(const Tensor& ids, const Tensor& mask, const Tensor& types) const {
   return classifier->forward(dropout->forward(body->forward(ids, mask, types).hidden));
+}
+
+Tensor TokenClassifier::loss(const Tensor& logits, const Tensor& labels, const Tensor& w) const {
+  TS_CHECK(logits.dim() == 3 && labels.dim() == 2 && labels.dtype() == kInt64 &&
+               logits.size(0) == labels.size(0) && logits.size(1) == labels.size(1),
+           "TokenClassifier::loss: logits {} and labels {} must be (B, T, C) and int64 (B, T)",
+           logits.describe(), labels.describe());
+  const int64_t C = logits.size(2);
+  const Tensor flat_logits = reshape(logits, {-1, C}), flat_labels = reshape(labels, {-1});
+  if (!w.defined()) return cross_entropy(flat_logits, flat_labels);
+  TS_CHECK(w.dim() == 1 && w.size(0) == C && w.dtype() == logits.dtype(),
+           "TokenClassifier::loss: class weights {} must be ({}) {}", w.describe(), C,
+           logits.dtype());
+  // per-position weight w[y_i], 0 where the label is ignored (-100)
+  const auto y = flat_labels.contiguous().to_vector<int64_t>();
+  const auto wv = w.to(kFloat64).to_vector<double>();
+  std::vector<double> wi(y.size(), 0.0);
+  double total = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == -100) continue;
+    TS_CHECK(y[i] >= 0 && y[i] < C, "TokenClassifier::loss: label {} outside [0, {})", y[i], C);
+    total += wi[i] = wv[static_cast<size_t>(y[i])];
+  }
+  TS_CHECK(total > 0, "TokenClassifier::loss: no labelled position (or zero total weight) in {}",
+           labels.describe());
+  Tensor per = cross_entropy(flat_logits, flat_labels, {.reduction = Reduction::None});  // (B*T)
+  const Tensor weights = from_vector(wi, {static_cast<int64_t>(wi.size())}).to(logits.dtype());
+  return mul(sum(mul(per, weights)), 1.0 / total);
 }
 
 // ---- question answering ----

@@ -117,6 +117,23 @@ int64_t count_tokens(const data::Batch& b) {
   return s;
 }
 
+/// Sets the MLM output bias to the log unigram frequency of the training tokens (add-one
+/// smoothed), so the model starts at the unigram loss instead of spending its first hundreds of
+/// steps learning token frequencies through a bias that Adam moves by ~lr per step.
+void init_unigram_bias(MaskedLanguageModel& m, const std::vector<data::Example>& examples) {
+  const int64_t V = m.output_bias.numel();
+  std::vector<double> count(static_cast<size_t>(V), 1.0);
+  double total = static_cast<double>(V);
+  for (const auto& e : examples)
+    for (int64_t id : e.input_ids)
+      if (id >= 0 && id < V) count[static_cast<size_t>(id)] += 1, total += 1;
+  std::vector<float> bias(static_cast<size_t>(V));
+  for (int64_t v = 0; v < V; ++v)
+    bias[static_cast<size_t>(v)] = static_cast<float>(std::log(count[static_cast<size_t>(v)] / total));
+  NoGradGuard no_grad;
+  m.output_bias.copy_(from_vector(bias, {V}));
+}
+
 /// A Batcher whose batch for micro-batch `index` depends only on the index (resumable).
 struct IndexedBatcher {
   data::Batcher batcher;
@@ -382,8 +399,9 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
   std::function<Tensor(const data::Batch&)> loss_of;
   if (objective == "mlm") {
     auto m = std::make_shared<MaskedLanguageModel>(config);
+    init_unigram_bias(*m, batcher.batcher.examples());
     loss_of = [m](const data::Batch& b) {
-      return lm_loss(m->forward(b.input_ids, b.attention_mask), b.labels);
+      return m->loss(b.input_ids, b.labels, b.attention_mask);  // vocab projection at masks only
     };
     model = m;
   } else if (objective == "clm") {
@@ -442,11 +460,13 @@ struct TaskRun {
   std::vector<std::string> labels;
 };
 
-TaskRun build_classification(const std::string& task, const data::BpeTokenizer& tok,
-                             const std::string& dir, const ModelConfig& config,
-                             const RunOptions& o, const std::vector<std::string>& fixed_labels) {
+/// The labelled file of a classification task ("spam" or "sentiment"), encoded.
+data::ClassificationDataset load_classification_task(const std::string& task,
+                                                     const data::BpeTokenizer& tok,
+                                                     const std::string& dir, int64_t seq_len,
+                                                     const std::vector<std::string>& fixed_labels) {
   data::ClassificationOptions co;
-  co.max_length = o.seq_len;
+  co.max_length = seq_len;
   std::string path;
   if (task == "spam") {
     path = data_file(dir, "en_sms_spam.tsv");
@@ -459,10 +479,18 @@ TaskRun build_classification(const std::string& task, const data::BpeTokenizer& 
     co.text_column = "document";
   }
   if (!fixed_labels.empty()) co.labels = data::LabelVocab(fixed_labels);
-  auto ds = std::make_shared<data::ClassificationDataset>(data::load_classification_tsv(path, tok, co));
+  return data::load_classification_tsv(path, tok, co);
+}
+
+TaskRun build_classification(const std::string& task, const data::BpeTokenizer& tok,
+                             const std::string& dir, const ModelConfig& config,
+                             const RunOptions& o, const std::vector<std::string>& fixed_labels) {
+  auto ds = std::make_shared<data::ClassificationDataset>(
+      load_classification_task(task, tok, dir, o.seq_len, fixed_labels));
   const auto split = task_split(static_cast<int64_t>(ds->examples.size()), o);
   const int64_t nl = ds->labels.size();
-  auto model = std::make_shared<SequenceClassifier>(config, nl);
+  // Mean pooling: an MLM-pretrained body never trained its [CLS] output (no next-sentence task).
+  auto model = std::make_shared<SequenceClassifier>(config, nl, 0.1, Pooling::kMean);
   auto batcher = std::make_shared<IndexedBatcher>(data::select(ds->examples, split.train),
                                                   o.batch_size, o.seed, config.pad_token_id);
   auto val = std::make_shared<std::vector<data::Batch>>(
@@ -492,13 +520,17 @@ TaskRun build_classification(const std::string& task, const data::BpeTokenizer& 
   return r;
 }
 
+data::NerDataset load_ner_task(const data::BpeTokenizer& tok, const std::string& dir,
+                               int64_t seq_len, const std::vector<std::string>& fixed_labels) {
+  data::NerOptions no;
+  no.max_length = seq_len;
+  if (!fixed_labels.empty()) no.labels = data::LabelVocab(fixed_labels);
+  return data::load_conll_ner(data_file(dir, "en_uner_ewt_dev.conll"), tok, no);
+}
+
 TaskRun build_ner(const data::BpeTokenizer& tok, const std::string& dir, const ModelConfig& config,
                   const RunOptions& o, const std::vector<std::string>& fixed_labels) {
-  data::NerOptions no;
-  no.max_length = o.seq_len;
-  if (!fixed_labels.empty()) no.labels = data::LabelVocab(fixed_labels);
-  auto ds = std::make_shared<data::NerDataset>(
-      data::load_conll_ner(data_file(dir, "en_uner_ewt_dev.conll"), tok, no));
+  auto ds = std::make_shared<data::NerDataset>(load_ner_task(tok, dir, o.seq_len, fixed_labels));
   const auto split = task_split(static_cast<int64_t>(ds->examples.size()), o);
   const int64_t nl = ds->labels.size();
   auto model = std::make_shared<TokenClassifier>(config, nl);
@@ -508,9 +540,20 @@ TaskRun build_ner(const data::BpeTokenizer& tok, const std::string& dir, const M
   r.model = model;
   r.labels = ds->labels.labels();
   r.metric = "entity F1";
-  r.step = [model, batcher](int64_t i) {
+  // Entities are rare (most tokens are O): weight each tag by (count(O) / count(tag))^½,
+  // counted on the training split, so that the model does not settle on all-O.
+  std::vector<double> tag_count(static_cast<size_t>(nl), 1.0);
+  for (int64_t i : split.train)
+    for (int64_t y : ds->examples[i].labels)
+      if (y >= 0 && y < nl) tag_count[static_cast<size_t>(y)] += 1;
+  const double most = *std::max_element(tag_count.begin(), tag_count.end());
+  std::vector<float> w;
+  for (double c : tag_count) w.push_back(static_cast<float>(std::sqrt(most / c)));
+  const Tensor class_weights = from_vector(w, {nl});
+  r.step = [model, batcher, class_weights](int64_t i) {
     data::Batch b = batcher->get(i);
-    return StepOutput{lm_loss(model->forward(b.input_ids, b.attention_mask), b.labels),
+    return StepOutput{model->loss(model->forward(b.input_ids, b.attention_mask), b.labels,
+                                  class_weights),
                       count_tokens(b)};
   };
   const int64_t pad = config.pad_token_id;
@@ -548,14 +591,18 @@ TaskRun build_ner(const data::BpeTokenizer& tok, const std::string& dir, const M
   return r;
 }
 
+data::QaDataset load_qa_task(const data::BpeTokenizer& tok, const std::string& dir,
+                             int64_t seq_len) {
+  data::QaOptions qo;
+  qo.max_length = seq_len;
+  qo.stride = seq_len / 2;
+  qo.max_query_length = std::min<int64_t>(32, seq_len / 3);
+  return data::load_squad_jsonl(data_file(dir, "en_qa_squad_style.jsonl"), tok, qo);
+}
+
 TaskRun build_qa(const data::BpeTokenizer& tok, const std::string& dir, const ModelConfig& config,
                  const RunOptions& o) {
-  data::QaOptions qo;
-  qo.max_length = o.seq_len;
-  qo.stride = o.seq_len / 2;
-  qo.max_query_length = std::min<int64_t>(32, o.seq_len / 3);
-  auto ds = std::make_shared<data::QaDataset>(
-      data::load_squad_jsonl(data_file(dir, "en_qa_squad_style.jsonl"), tok, qo));
+  auto ds = std::make_shared<data::QaDataset>(load_qa_task(tok, dir, o.seq_len));
   const auto split = task_split(static_cast<int64_t>(ds->records.size()), o);
   std::vector<int> role(ds->records.size(), -1);  // 0 train, 1 validation, 2 test
   for (int64_t i : split.train) role[i] = 0;
@@ -630,9 +677,9 @@ TaskRun build_qa(const data::BpeTokenizer& tok, const std::string& dir, const Mo
   return r;
 }
 
-TaskRun build_generation(const data::BpeTokenizer& tok, const std::string& dir,
-                         const ModelConfig& config, const RunOptions& o) {
-  // Downstream text: the sentiment reviews (not in the pretraining text), one review per text.
+/// The generation task's documents: the sentiment reviews (not in the base pretraining text),
+/// one review per text.
+std::vector<std::string> generation_docs(const std::string& dir) {
   data::ReadTsvOptions ro;
   ro.has_header = true;
   ro.min_columns = 3;
@@ -640,6 +687,12 @@ TaskRun build_generation(const data::BpeTokenizer& tok, const std::string& dir,
   const int64_t col = file.column("document");
   std::vector<std::string> docs;
   for (auto& row : file.rows) docs.push_back(row.fields[col]);
+  return docs;
+}
+
+TaskRun build_generation(const data::BpeTokenizer& tok, const std::string& dir,
+                         const ModelConfig& config, const RunOptions& o) {
+  const std::vector<std::string> docs = generation_docs(dir);
   const auto split = task_split(static_cast<int64_t>(docs.size()), o);
   data::CausalLmOptions co;
   co.block_size = o.seq_len;
@@ -680,15 +733,19 @@ TaskRun build_generation(const data::BpeTokenizer& tok, const std::string& dir,
   return r;
 }
 
-TaskRun build_translation(const data::BpeTokenizer& tok, const std::string& dir,
-                          const ModelConfig& config, const RunOptions& o) {
+data::ParallelDataset load_translation_task(const data::BpeTokenizer& tok, const std::string& dir,
+                                            int64_t seq_len) {
   data::ParallelOptions po;
   po.source_column = 0;  // English
   po.target_column = 1;  // Korean
-  po.max_source_length = o.seq_len;
-  po.max_target_length = o.seq_len;
-  auto ds = std::make_shared<data::ParallelDataset>(
-      data::load_parallel_tsv(data_file(dir, "ko_en_tatoeba.tsv"), tok, po));
+  po.max_source_length = seq_len;
+  po.max_target_length = seq_len;
+  return data::load_parallel_tsv(data_file(dir, "ko_en_tatoeba.tsv"), tok, po);
+}
+
+TaskRun build_translation(const data::BpeTokenizer& tok, const std::string& dir,
+                          const ModelConfig& config, const RunOptions& o) {
+  auto ds = std::make_shared<data::ParallelDataset>(load_translation_task(tok, dir, o.seq_len));
   const auto split = task_split(static_cast<int64_t>(ds->examples.size()), o);
   auto model = std::make_shared<EncoderDecoderModel>(config);
   auto batcher = std::make_shared<IndexedBatcher>(data::select(ds->examples, split.train),
@@ -750,6 +807,46 @@ TaskRun build_task(const std::string& task, const data::BpeTokenizer& tok, const
 
 }  // namespace
 
+std::vector<std::string> task_train_texts(const std::string& task, const data::BpeTokenizer& tok,
+                                          const std::string& data_dir) {
+  task_model_kind(task);  // throws naming an unknown task
+  const RunOptions all;   // no max_train: the whole training split, as finetune() draws from it
+  const int64_t kLen = 512;  // loaders truncate encodings only; the texts are kept whole
+  std::vector<std::string> out;
+  auto take = [&](int64_t n, const auto& text_of) {
+    for (int64_t i : task_split(n, all).train) text_of(i);
+  };
+  if (task == "spam" || task == "sentiment") {
+    const auto ds = load_classification_task(task, tok, data_dir, kLen, {});
+    take(static_cast<int64_t>(ds.examples.size()), [&](int64_t i) { out.push_back(ds.texts[i]); });
+  } else if (task == "ner") {
+    const auto ds = load_ner_task(tok, data_dir, kLen, {});
+    take(static_cast<int64_t>(ds.examples.size()), [&](int64_t i) {
+      std::string s;
+      for (auto& w : ds.sentences[i].words) s += (s.empty() ? "" : " ") + w;
+      out.push_back(std::move(s));
+    });
+  } else if (task == "qa") {
+    const auto ds = load_qa_task(tok, data_dir, 128);
+    std::set<std::string> contexts;  // several questions share a context: keep it once
+    take(static_cast<int64_t>(ds.records.size()), [&](int64_t i) {
+      const auto& r = ds.records[i];
+      if (contexts.insert(r.context).second) out.push_back(r.context);
+      out.push_back(r.question);
+    });
+  } else if (task == "generation") {
+    const auto docs = generation_docs(data_dir);
+    take(static_cast<int64_t>(docs.size()), [&](int64_t i) { out.push_back(docs[i]); });
+  } else {  // translation: each side on its own (monolingual text, no aligned pairs)
+    const auto ds = load_translation_task(tok, data_dir, kLen);
+    take(static_cast<int64_t>(ds.examples.size()), [&](int64_t i) {
+      out.push_back(ds.pairs[i].first);
+      out.push_back(ds.pairs[i].second);
+    });
+  }
+  return out;
+}
+
 TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
                    const std::string& data_dir, const ModelConfig& config,
                    const std::string& init_weights, const RunOptions& o) {
@@ -758,7 +855,10 @@ TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
   manual_seed(o.seed);
   TaskRun run = build_task(task, tok, data_dir, config, o, {});
   load_init(*run.model, init_weights, kind, config, tok, o.verbose);
-  Trainer trainer(*run.model, trainer_options(o, true));
+  TS_CHECK(o.body_lr_scale > 0, "finetune: body_lr_scale must be > 0, got {}", o.body_lr_scale);
+  std::vector<std::pair<std::string, double>> lr_scale;
+  if (!init_weights.empty() && o.body_lr_scale != 1.0) lr_scale.push_back({"body.", o.body_lr_scale});
+  Trainer trainer(*run.model, trainer_options(o, true), lr_scale);
   TaskScore s;
   s.task = task;
   s.metric = run.metric;

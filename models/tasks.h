@@ -26,6 +26,14 @@ std::string task_model_kind(const std::string& task);
 std::vector<std::string> pretraining_texts(const std::string& data_dir,
                                            int64_t max_lines_per_file = 0);
 
+/// The unlabeled text of `task`'s training split — exactly the rows finetune() may train on;
+/// validation and test rows are never included — for domain-adaptive pretraining: classification
+/// texts, NER sentences (words joined by spaces), QA contexts (once each) and questions, the
+/// generation reviews, and both sides of the translation pairs as separate texts.
+std::vector<std::string> task_train_texts(const std::string& task,
+                                          const data::BpeTokenizer& tokenizer,
+                                          const std::string& data_dir);
+
 /// Trains the demo's byte-level BPE tokenizer: [PAD] [UNK] [CLS] [SEP] [MASK] [BOS] [EOS] and
 /// 16 span-corruption sentinels <extra_id_i> as special tokens.
 data::BpeTokenizer train_tokenizer(const std::vector<std::string>& texts, int64_t vocab_size);
@@ -43,6 +51,9 @@ struct RunOptions {
   int64_t grad_accum = 1;
   int64_t seq_len = 64;  ///< tokens per example (pretraining blocks; fine-tuning truncation)
   double lr = 5e-4;
+  /// Fine-tuning from init weights: learning-rate multiplier of the pretrained body (the
+  /// "body." parameters of encoder task models; the new head keeps `lr`).
+  double body_lr_scale = 1.0;
   int64_t eval_every = 0;  ///< 0: max(steps / 5, 1)
   int64_t patience = 0;    ///< early stopping (evaluations without improvement; 0: off)
   uint64_t seed = 1234;
@@ -115,6 +126,7 @@ struct DemoOptions {
   std::string data_dir = "../shared/data";
   std::string out_dir = "demo_out";
   bool quick = false;  ///< every stage briefly (CI: under 3 minutes)
+  std::vector<std::string> tasks;  ///< only these tasks and the pretraining they need (empty: all)
   int threads = 2;
   bool verbose = true;
   uint64_t seed = 1234;

@@ -125,3 +125,28 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
     CHECK(e.score == Approx(s.score));
   }
 }
+
+TEST_CASE("domain-adaptive pretraining text comes from the training splits only", "[demo]") {
+  const auto tok = models::train_tokenizer(models::pretraining_texts(TS_DATA_DIR, 300), 600);
+  // The spam file's held-out rows (the same 80/10/10 split finetune() uses) never appear.
+  const auto all = ts::data::read_tsv(std::string(TS_DATA_DIR) + "/en_sms_spam.tsv", {});
+  const auto split = ts::data::split_indices(static_cast<int64_t>(all.rows.size()), 0.1, 0.1, 20240);
+  const auto texts = models::task_train_texts("spam", tok, TS_DATA_DIR);
+  CHECK(texts.size() == split.train.size());
+  std::multiset<std::string> train_rows, held_out;
+  for (int64_t i : split.train) train_rows.insert(all.rows[i].fields[1]);
+  for (const auto* rows : {&split.validation, &split.test})
+    for (int64_t i : *rows) held_out.insert(all.rows[i].fields[1]);
+  int64_t leaked = 0;
+  for (const auto& t : texts) {
+    CHECK(train_rows.count(t) > 0);
+    // a held-out message may also occur verbatim among the training rows (duplicates in the
+    // file); only one that is nowhere in the training rows would be a leak
+    leaked += held_out.count(t) > 0 && train_rows.count(t) == 0;
+  }
+  CHECK(leaked == 0);
+  // Translation contributes both sides of each training pair; an unknown task is an error.
+  const auto pairs = models::task_train_texts("translation", tok, TS_DATA_DIR);
+  CHECK(pairs.size() % 2 == 0);
+  CHECK_THROWS_WITH(models::task_train_texts("poetry", tok, TS_DATA_DIR), Contains("poetry"));
+}

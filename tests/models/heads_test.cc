@@ -49,6 +49,80 @@ TEST_CASE("heads produce the right shapes and losses", "[heads]") {
   CHECK(models::causal_lm_loss(gpt.forward(x), x).item<float>() > 0);
 }
 
+TEST_CASE("the masked-LM loss at masked positions only equals the full-logits loss", "[heads]") {
+  ts::manual_seed(33);
+  Tensor x = ids(), mask = ts::from_vector<int64_t>({1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, {2, 5});
+  Tensor labels = ts::from_vector<int64_t>({-100, 5, -100, 7, -100, -100, -100, 9, -100, -100}, {2, 5});
+  models::MaskedLanguageModel mlm(config());
+  mlm.eval();  // no dropout: both paths see the same activations
+  Tensor full = models::lm_loss(mlm.forward(x, mask), labels);
+  auto params = mlm.parameters();
+  auto g_full = ts::grad({full}, params, {}, {.allow_unused = true});
+  Tensor fast = mlm.loss(x, labels, mask);
+  auto g_fast = ts::grad({fast}, params, {}, {.allow_unused = true});
+  CHECK(fast.item<float>() == Approx(full.item<float>()).epsilon(1e-5));
+  REQUIRE(g_full.size() == g_fast.size());
+  for (size_t i = 0; i < g_full.size(); ++i) {
+    REQUIRE(g_full[i].defined() == g_fast[i].defined());
+    if (!g_full[i].defined()) continue;
+    auto a = g_full[i].to_vector<float>(), b = g_fast[i].to_vector<float>();
+    for (size_t j = 0; j < a.size(); ++j) CHECK(b[j] == Approx(a[j]).margin(1e-6).epsilon(1e-4));
+  }
+  Tensor none = ts::full({2, 5}, -100.0, ts::kInt64);
+  CHECK_THROWS_WITH(mlm.loss(x, none, mask), Contains("no labelled position"));
+  CHECK_THROWS_WITH(mlm.loss(x, ts::zeros({2, 4}, ts::kInt64), mask), Contains("labels"));
+}
+
+TEST_CASE("token classification loss: ignored positions, class weights", "[heads]") {
+  ts::manual_seed(34);
+  models::TokenClassifier tok(config(), 3);
+  Tensor logits = ts::randn({2, 3, 3}, ts::kFloat64);
+  Tensor labels = ts::from_vector<int64_t>({0, -100, 2, 1, 1, -100}, {2, 3});
+  // unweighted: the mean over the 4 labelled positions
+  CHECK(tok.loss(logits, labels).item<double>() ==
+        Approx(ts::cross_entropy(ts::reshape(logits, {6, 3}), ts::reshape(labels, {6})).item<double>()));
+  // weighted by hand: sum w[y] * (logsumexp - logit[y]) / sum w[y]
+  const auto l = logits.to_vector<double>();
+  const std::vector<int64_t> y = {0, -100, 2, 1, 1, -100};
+  const std::vector<double> w = {1.0, 3.0, 0.5};
+  double num = 0, den = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (y[i] < 0) continue;
+    const double* r = &l[i * 3];
+    const double lse = std::log(std::exp(r[0]) + std::exp(r[1]) + std::exp(r[2]));
+    num += w[y[i]] * (lse - r[y[i]]);
+    den += w[y[i]];
+  }
+  CHECK(tok.loss(logits, labels, ts::from_vector<double>(w)).item<double>() == Approx(num / den));
+  CHECK_THROWS_WITH(tok.loss(logits, labels, ts::from_vector<double>({1.0, 2.0})), Contains("class weights"));
+  CHECK_THROWS_WITH(tok.loss(logits, ts::full({2, 3}, -100.0, ts::kInt64), ts::from_vector<double>(w)),
+                    Contains("no labelled position"));
+}
+
+TEST_CASE("mean pooling ignores padding; cls pooling reads position 0", "[heads]") {
+  ts::manual_seed(35);
+  models::SequenceClassifier mean_cls(config(), 3, 0.0, models::Pooling::kMean);
+  mean_cls.eval();
+  Tensor short_ids = ts::from_vector<int64_t>({2, 5, 6, 3}, {1, 4});
+  Tensor padded_ids = ts::from_vector<int64_t>({2, 5, 6, 3, 0, 0}, {1, 6});
+  Tensor padded_mask = ts::from_vector<int64_t>({1, 1, 1, 1, 0, 0}, {1, 6});
+  const auto a = mean_cls.forward(short_ids).to_vector<float>();
+  const auto b = mean_cls.forward(padded_ids, padded_mask).to_vector<float>();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(b[i] == Approx(a[i]).margin(1e-5));
+  // without the mask the padding is averaged in: a different answer
+  const auto c = mean_cls.forward(padded_ids).to_vector<float>();
+  double diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff += std::abs(c[i] - a[i]);
+  CHECK(diff > 1e-4);
+  // gradients flow through the mean into the body and the pooler
+  mean_cls.train();
+  Tensor loss = mean_cls.loss(mean_cls.forward(padded_ids, padded_mask), ts::from_vector<int64_t>({1}));
+  auto g = ts::grad({loss}, {mean_cls.body->pooler->weight, mean_cls.body->word_embeddings->weight});
+  CHECK(ts::sum(ts::abs(g[0])).item<float>() > 0);
+  CHECK(ts::sum(ts::abs(g[1])).item<float>() > 0);
+}
+
 TEST_CASE("best span respects order, length and the no-answer score", "[heads]") {
   Tensor s = ts::from_vector<double>({0.0, 1.0, 5.0, 0.5});
   Tensor e = ts::from_vector<double>({0.0, 4.0, 0.1, 3.0});
