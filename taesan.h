@@ -12,6 +12,7 @@
 #include "autograd/node.h"
 #include "autograd/gradcheck.h"
 #include "autograd/parallel.h"
+#include "autograd/profiler.h"
 #include "autograd/random.h"
 #include "autograd/shape.h"
 #include "autograd/tensor.h"

@@ -1,24 +1,36 @@
 // Backward engine (see engine.h).
 #include "autograd/engine.h"
 
+#include <cstdint>
+#include <functional>
 #include <queue>
+#include <typeinfo>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "autograd/factory.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "autograd/profiler.h"
 
 namespace taesan::autograd {
 namespace {
 
+// Leaf accumulators run as soon as they are ready (PyTorch gives AccumulateGrad the highest
+// priority): a gradient is final then, and its post-accumulate hooks (DistributedDataParallel's
+// bucket allreduce) start while the rest of backward runs. Other nodes: latest-created first.
 struct LaterFirst {
-  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr() < b->sequence_nr(); }
+  static uint64_t priority(const Node* n) {  // AccumulateGrad is final: typeid is exact
+    return typeid(*n) == typeid(AccumulateGrad) ? UINT64_MAX : n->sequence_nr();
+  }
+  bool operator()(const Node* a, const Node* b) const { return priority(a) < priority(b); }
 };
 
 Tensor sum_gradients(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
   if (!b.defined()) return a;
+  profiler::Scope profile("sum_gradients", profiler::Phase::kBackward);
   return a + b;
 }
 
@@ -27,6 +39,7 @@ Tensor sum_gradients(const Tensor& a, const Tensor& b) {
 TensorList run_engine(const TensorList& roots, const TensorList& grad_roots, bool keep_graph,
                       bool create_graph, const std::vector<std::shared_ptr<Node>>* captures,
                       const char* fn) {
+  profiler::QuietRegion profile_quiet;  // engine bookkeeping stays graph overhead
   TS_CHECK(grad_roots.empty() || grad_roots.size() == roots.size(),
            "{}: got {} gradients for {} outputs", fn, grad_roots.size(), roots.size());
   std::vector<std::shared_ptr<Node>> root_nodes;
@@ -130,6 +143,7 @@ TensorList run_engine(const TensorList& roots, const TensorList& grad_roots, boo
       }
       bool is_sink = dynamic_cast<AccumulateGrad*>(node) != nullptr;
       if (!(captures && is_sink)) {
+        profiler::Scope profile(node->name(), profiler::Phase::kBackward);
         outs = node->apply(g);
         TS_CHECK(outs.size() == node->next.size() || node->next.empty(),
                  "internal error: backward of {} returned {} gradients for {} inputs",
@@ -158,9 +172,28 @@ TensorList run_engine(const TensorList& roots, const TensorList& grad_roots, boo
 
 }  // namespace
 
+// Callbacks queued (queue_callback) during the backward() running on this thread.
+static thread_local std::vector<std::function<void()>>* t_backward_callbacks = nullptr;
+
 void backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph,
               bool create_graph) {
+  std::vector<std::function<void()>> callbacks;
+  struct Scope {  // restores the outer pass's list even when the pass throws
+    std::vector<std::function<void()>>* outer;
+    ~Scope() { t_backward_callbacks = outer; }
+  } scope{std::exchange(t_backward_callbacks, &callbacks)};
   run_engine(roots, grad_roots, retain_graph || create_graph, create_graph, nullptr, "backward");
+  for (size_t i = 0; i < callbacks.size(); ++i) {  // a callback may queue more
+    std::function<void()> fn = std::move(callbacks[i]);
+    fn();
+  }
+}
+
+void queue_callback(std::function<void()> fn) {
+  TS_CHECK(t_backward_callbacks != nullptr,
+           "autograd::queue_callback: called outside a backward() pass on this thread (only "
+           "hooks that run during backward can queue a callback)");
+  t_backward_callbacks->push_back(std::move(fn));
 }
 
 }  // namespace taesan::autograd

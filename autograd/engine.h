@@ -2,6 +2,7 @@
 // gradients flowing into it are summed (latest-created first). Iterative, no recursion.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include "autograd/tensor.h"
@@ -25,6 +26,11 @@ namespace autograd {
 /// Accumulates gradients of `roots` into the .grad() of the leaves they depend on.
 void backward(const TensorList& roots, const TensorList& grad_roots, bool retain_graph,
               bool create_graph);
+
+/// Runs `fn` on this thread once the backward() pass running here has finished (PyTorch's
+/// Engine::queue_callback): a hook that started work during backward (e.g. gradient averaging
+/// in DistributedDataParallel) finishes it there. Throws when no backward() is running.
+void queue_callback(std::function<void()> fn);
 
 }  // namespace autograd
 }  // namespace taesan

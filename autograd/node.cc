@@ -6,6 +6,7 @@
 #include <atomic>
 
 #include "autograd/grad_mode.h"
+#include "autograd/profiler.h"
 
 namespace taesan::autograd {
 namespace {
@@ -79,6 +80,10 @@ TensorList AccumulateGrad::apply(const Tensor& grad) {
       leaf_->grad = (current + g).impl();
     }
   }
+  if (!post_hooks_.empty()) {
+    const Tensor leaf(leaf_);
+    for (const PostHook& hook : post_hooks_) hook(leaf);
+  }
   return {};
 }
 
@@ -107,6 +112,7 @@ bool needs_graph(const TensorList& inputs) {
 
 Tensor record(const char* name, const TensorList& inputs, Tensor& result, BackwardFn fn) {
   if (!needs_graph(inputs)) return result;
+  profiler::OpRecord profile(name);  // the op's forward ends here (one relaxed load when off)
   TensorImpl* out = result.impl().get();
   TS_CHECK(out->grad_fn == nullptr && !out->requires_grad,
            "internal error: {} recorded on a tensor that is already in the graph", name);

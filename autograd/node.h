@@ -83,8 +83,15 @@ class AccumulateGrad final : public Node {
   TensorList apply(const Tensor& grad) override;
   const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
 
+  /// Called with the leaf right after each accumulation into its .grad() (PyTorch's
+  /// post-accumulate-grad hook; DistributedDataParallel starts averaging a gradient there). The
+  /// hooks live as long as this node: hold gradient_edge(leaf) to keep them across iterations.
+  using PostHook = std::function<void(const Tensor& leaf)>;
+  void add_post_hook(PostHook hook) { post_hooks_.push_back(std::move(hook)); }
+
  private:
   std::shared_ptr<TensorImpl> leaf_;
+  std::vector<PostHook> post_hooks_;
 };
 
 /// The node that gradients flowing into `t` go to: its grad_fn, or its leaf accumulator

@@ -1,6 +1,9 @@
 // matmul / linear and their backward rules:
 //   C = A B;  dA = g Bᵀ,  dB = Aᵀ g   (transposes are views: the GEMM reads them with flags)
+// linear is one GEMM with the bias added in its epilogue (kernels::gemm_fused), one node.
 #include "ops/linalg.h"
+
+#include <utility>
 
 #include "autograd/factory.h"
 #include "autograd/node.h"
@@ -154,9 +157,48 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (bias.defined())
     TS_CHECK(bias.dim() == 1 && bias.shape()[0] == weight.shape()[0],
              "linear: bias {} must have shape [{}]", bias.describe(), weight.shape()[0]);
-  // y = x wᵀ + b  (composed: matmul with a transposed view, then a broadcast add)
-  Tensor y = matmul(x, transpose(weight, 0, 1));
-  return bias.defined() ? add(y, bias) : y;
+  check_matmul_dtypes(x, weight, "linear");
+  if (bias.defined())
+    TS_CHECK(bias.dtype() == x.dtype(), "linear: bias {} must have the input's dtype {}",
+             bias.describe(), x.dtype());
+  const int64_t K = weight.shape()[1], N = weight.shape()[0];
+  const int64_t M = K == 0 ? 0 : x.numel() / K;
+  Shape out_shape = x.shape();
+  out_shape.back() = N;
+  if (M == 0 || N == 0 || K == 0) {
+    // Degenerate sizes: the composed form (matmul with a transposed view, then a broadcast add).
+    Tensor y = matmul(x, transpose(weight, 0, 1));
+    return bias.defined() ? add(y, bias) : y;
+  }
+  // y (M, N) = x2 (M, K) wᵀ + b in one GEMM; the bias is added in the GEMM's epilogue.
+  Tensor x2 = x.detach().contiguous();
+  GemmOperand W = as_gemm_operand(weight.detach(), N, K, weight.strides()[0], weight.strides()[1]);
+  if (!W.keep.defined()) W = {weight.detach().contiguous(), false, K};
+  Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = empty(out_shape, x.dtype());
+  dispatch_float(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::GemmEpilogue<T> epilogue;
+    epilogue.bias = bc.defined() ? bc.data<T>() : nullptr;
+    // op(B) = wᵀ: a row-major (N, K) weight is read transposed; a transposed view is not.
+    kernels::gemm_fused(false, !W.trans, M, N, K, T(1), x2.data<T>(), K,
+                        static_cast<const T*>(W.keep.raw_data()), W.ld, T(0), y.data<T>(), N,
+                        epilogue);
+  });
+  // y = x wᵀ + b;  dx = g w,  dw = gᵀ x,  db = sum of g over the rows  (x, g as (M, ·) matrices)
+  auto backward = [sx = SavedTensor(x), sw = SavedTensor(weight), M, N, K](
+                      const Tensor& g, const BackwardContext& ctx) {
+    Tensor g2 = reshape(g, {M, N});
+    Tensor dx, dw, db;
+    if (ctx.needs_grad(0)) {
+      Tensor xv = sx.unpack(ctx);
+      dx = reshape(ops::mm(g2, sw.unpack(ctx)), xv.shape());
+    }
+    if (ctx.needs_grad(1)) dw = ops::mm(transpose(g2, 0, 1), reshape(sx.unpack(ctx), {M, K}));
+    if (ctx.needs_grad(2)) db = sum(g2, {0});
+    return TensorList{dx, dw, db};
+  };
+  return record("linear", {x, weight, bias}, y, std::move(backward));
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return taesan::matmul(*this, other); }
