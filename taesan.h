@@ -21,6 +21,7 @@
 #include "nn/multihead_attention.h"
 #include "nn/transformer.h"
 #include "optim/optim.h"
+#include "dist/dist.h"
 #include "models/config.h"
 #include "models/transformer_models.h"
 #include "models/generate.h"

@@ -8,16 +8,20 @@
 //   taesan finetune --task spam --init runs/enc/pretrain_mlm.safetensors --out runs/spam
 //   taesan evaluate --model runs/spam/spam.safetensors --tokenizer runs/enc/tokenizer.json
 //   taesan generate --model runs/dec/pretrain_clm.safetensors --prompt "티끌 모아"
+//   taesan-run --nproc 2 taesan pretrain --objective clm --out runs/dec   (data-parallel)
 #include <taesan.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "data/data.h"
+#include "dist/init.h"
 #include "models/tasks.h"
 #include "models/trainer.h"
 
@@ -101,7 +105,7 @@ const char* kRunHelp =
     "  --max-train N      use at most N training examples\n"
     "  --time-budget S    stop training after S seconds\n"
     "  --resume FILE      continue from <name>.ckpt.safetensors (same settings)\n"
-    "  --threads N        worker threads (default 2)\n"
+    "  --threads N        worker threads (default 2; under taesan-run: cores / local ranks)\n"
     "  --quiet            no progress output\n";
 
 ts::models::RunOptions run_options(const Args& a, const std::string& name, int64_t steps) {
@@ -117,8 +121,12 @@ ts::models::RunOptions run_options(const Args& a, const std::string& name, int64
   o.max_train = a.num("max-train", 0);
   o.time_budget_seconds = a.real("time-budget", 0);
   o.resume_from = a.str("resume");
-  o.verbose = !a.has("quiet");
-  ts::set_num_threads(static_cast<int>(a.num("threads", 2)));
+  o.verbose = !a.has("quiet") && ts::dist::is_main_process();  // under taesan-run: rank 0 talks
+  // Under taesan-run the machine's cores are shared by its ranks.
+  const auto env = ts::dist::DistEnv::from_env();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = env.distributed ? std::max(1, cores / env.local_world_size) : 2;
+  ts::set_num_threads(static_cast<int>(a.num("threads", threads)));
   return o;
 }
 
@@ -153,10 +161,11 @@ int cmd_pretrain(const Args& a) {
       a.has("tokenizer") ? load_tokenizer(a.str("tokenizer"))
                          : ts::models::train_tokenizer(texts, a.num("vocab", 6000));
   fs::create_directories(o.out_dir);
-  tok.save((fs::path(o.out_dir) / "tokenizer.json").string());
+  if (ts::dist::is_main_process()) tok.save((fs::path(o.out_dir) / "tokenizer.json").string());
   const auto config = ts::models::small_config(tok.vocab_size(), a.num("d-model", 128),
                                                a.num("layers", 2), 128);
   const auto r = ts::models::pretrain(obj, tok, texts, config, o);
+  if (!ts::dist::is_main_process()) return r.train.interrupted ? 130 : 0;
   if (r.train.interrupted) {
     std::fprintf(stderr, "interrupted: resume with --resume %s\n", r.train.checkpoint_path.c_str());
     return 130;
@@ -174,13 +183,15 @@ int cmd_finetune(const Args& a) {
         "--init) and scores it on the held-out test split.\n"
         "  --task spam|sentiment|ner|qa|generation|translation (required)\n"
         "  --init FILE   weights from taesan pretrain (its tokenizer.json is used unless\n"
-        "                --tokenizer is given)\n%s",
+        "                --tokenizer is given)\n"
+        "  --body-lr-scale X  learning-rate multiplier of the pretrained body (default 1)\n%s",
         kRunHelp);
     return 0;
   }
   const std::string task = a.need("task");
   ts::models::task_model_kind(task);  // unknown task: a clear error first
   auto o = run_options(a, task, 200);
+  o.body_lr_scale = a.real("body-lr-scale", 1.0);
   const std::string init = a.str("init");
   TS_CHECK(!init.empty() || a.has("tokenizer"),
            "finetune: give --init WEIGHTS (pretrained) or --tokenizer FILE (from scratch)");
@@ -188,6 +199,7 @@ int cmd_finetune(const Args& a) {
   const auto config = init.empty() ? ts::models::small_config(tok.vocab_size())
                                    : ts::models::read_model_meta(init).config;
   const auto s = ts::models::finetune(task, tok, a.str("data", "../shared/data"), config, init, o);
+  if (!ts::dist::is_main_process()) return s.train.interrupted ? 130 : 0;
   if (s.train.interrupted) {
     std::fprintf(stderr, "interrupted: resume with --resume %s\n", s.train.checkpoint_path.c_str());
     return 130;
@@ -242,7 +254,8 @@ int cmd_demo(const Args& a) {
         "the CSV logs / SVG charts of every run (OUT/runs). About 20 minutes on 2 cores;\n"
         "--quick runs every stage briefly (under 3 minutes).\n"
         "  --data DIR   dataset pack (default ../shared/data)\n"
-        "  --out DIR    output folder (default demo_out)\n");
+        "  --out DIR    output folder (default demo_out)\n"
+        "  --tasks A,B  only these tasks (and the pretraining they need), e.g. ner,qa\n");
     return 0;
   }
   ts::models::DemoOptions d;
@@ -251,6 +264,11 @@ int cmd_demo(const Args& a) {
   d.out_dir = a.str("out", "demo_out");
   d.threads = static_cast<int>(a.num("threads", 2));
   d.verbose = !a.has("quiet");
+  for (std::string rest = a.str("tasks"); !rest.empty();) {
+    const size_t comma = rest.find(',');
+    d.tasks.push_back(rest.substr(0, comma));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
   ts::models::run_demo(d);
   return 0;
 }
@@ -273,6 +291,13 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   try {
+    // Under taesan-run (WORLD_SIZE set) training commands join the job: the Trainer then trains
+    // data-parallel and only rank 0 prints and writes.
+    std::optional<ts::dist::ProcessGroupGuard> dist_group;
+    if ((cmd == "pretrain" || cmd == "finetune") && ts::dist::DistEnv::from_env().distributed) {
+      ts::dist::init_process_group();
+      dist_group.emplace();
+    }
     std::map<std::string, bool> flags = kRunFlags;
     if (cmd == "pretrain") {
       flags.insert({{"objective", true}, {"vocab", true}, {"d-model", true}, {"layers", true}});
@@ -281,6 +306,7 @@ int main(int argc, char** argv) {
     if (cmd == "finetune") {
       flags.insert({"init", true});
       flags.insert({"task", true});
+      flags.insert({"body-lr-scale", true});
       return cmd_finetune(Args(argc, argv, 2, flags));
     }
     if (cmd == "evaluate") {
@@ -295,7 +321,7 @@ int main(int argc, char** argv) {
     if (cmd == "demo")
       return cmd_demo(Args(argc, argv, 2,
                            {{"quick", false}, {"data", true}, {"out", true}, {"threads", true},
-                            {"quiet", false}}));
+                            {"quiet", false}, {"tasks", true}}));
     std::fprintf(stderr, "taesan: unknown command '%s'\n%s", cmd.c_str(), kTopHelp);
     return 2;
   } catch (const Usage& e) {

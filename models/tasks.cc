@@ -837,11 +837,11 @@ std::vector<std::string> task_train_texts(const std::string& task, const data::B
   } else if (task == "generation") {
     const auto docs = generation_docs(data_dir);
     take(static_cast<int64_t>(docs.size()), [&](int64_t i) { out.push_back(docs[i]); });
-  } else {  // translation: each side on its own (monolingual text, no aligned pairs)
+  } else {  // translation: each training pair as one text, English then Korean (XLM's
+            // translation language modelling: a masked span can be recovered from the other side)
     const auto ds = load_translation_task(tok, data_dir, kLen);
     take(static_cast<int64_t>(ds.examples.size()), [&](int64_t i) {
-      out.push_back(ds.pairs[i].first);
-      out.push_back(ds.pairs[i].second);
+      out.push_back(ds.pairs[i].first + " " + ds.pairs[i].second);
     });
   }
   return out;

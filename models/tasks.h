@@ -29,7 +29,8 @@ std::vector<std::string> pretraining_texts(const std::string& data_dir,
 /// The unlabeled text of `task`'s training split — exactly the rows finetune() may train on;
 /// validation and test rows are never included — for domain-adaptive pretraining: classification
 /// texts, NER sentences (words joined by spaces), QA contexts (once each) and questions, the
-/// generation reviews, and both sides of the translation pairs as separate texts.
+/// generation reviews, and each translation pair as one text "English Korean" (XLM's translation
+/// language modelling).
 std::vector<std::string> task_train_texts(const std::string& task,
                                           const data::BpeTokenizer& tokenizer,
                                           const std::string& data_dir);

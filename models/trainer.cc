@@ -15,12 +15,16 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "autograd/error.h"
+#include "autograd/factory.h"
 #include "autograd/grad_mode.h"
+#include "dist/distributed_data_parallel.h"
+#include "dist/init.h"
 #include "nn/serialize.h"
 #include "optim/adam.h"
 #include "optim/checkpoint.h"
@@ -222,6 +226,8 @@ struct Trainer::State {
   std::unique_ptr<optim::AdamW> optimizer;
   std::unique_ptr<optim::WarmupCosine> scheduler;
   TensorList params;  // every trained parameter, for clipping
+  std::shared_ptr<dist::ProcessGroup> group;           // set when training data-parallel
+  std::unique_ptr<dist::DistributedDataParallel> ddp;  // averages the gradients over `group`
 };
 
 Trainer::Trainer(nn::Module& model, TrainerOptions options,
@@ -271,6 +277,10 @@ Trainer::Trainer(nn::Module& model, TrainerOptions options,
   const auto warmup = static_cast<int64_t>(std::llround(options_.warmup_ratio * options_.max_steps));
   state_->scheduler = std::make_unique<optim::WarmupCosine>(*state_->optimizer, warmup,
                                                             options_.max_steps, cos);
+  if (options_.distributed && dist::get_world_size() > 1) {
+    state_->group = dist::default_group();
+    state_->ddp = std::make_unique<dist::DistributedDataParallel>(model_, state_->group);
+  }
 }
 
 Trainer::~Trainer() { delete state_; }
@@ -290,7 +300,13 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   TS_CHECK(static_cast<bool>(step_fn), "Trainer::fit: step_fn is empty");
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const TrainerOptions& o = options_;
+  // Data-parallel: rank r of `world` trains micro-batches index * world + r; rank 0 writes.
+  const int world = state_->group ? state_->group->size() : 1;
+  const int rank = state_->group ? state_->group->rank() : 0;
+  TrainerOptions o = options_;
+  if (rank != 0) o.verbose = false;
+  const bool writes = rank == 0 && !o.out_dir.empty();
+  bool agreed_interrupt = false, agreed_budget = false;  // all ranks stop at the same step
   const bool better_high = o.greater_is_better;
   const bool tty = o.verbose && ::isatty(::fileno(stderr));
   g_interrupt.store(false);
@@ -345,7 +361,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   }
 
   auto save_ckpt = [&](int64_t step) {
-    if (o.out_dir.empty()) return;
+    if (!writes) return;
     optim::Checkpoint ck;
     ck.model = &model_;
     ck.optimizer = state_->optimizer.get();
@@ -378,7 +394,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
       best_step = step;
       bad_evals = 0;
       snapshot();
-      if (!o.out_dir.empty()) save(model_, best_path());
+      if (writes) save(model_, best_path());
     } else {
       ++bad_evals;
     }
@@ -394,11 +410,12 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   const int64_t log_every = std::max<int64_t>(1, o.log_every);
   for (; step < o.max_steps; ++step) {
     const double now = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (g_interrupt.load()) {
+    if (state_->group ? agreed_interrupt : g_interrupt.load()) {
       result.interrupted = true;
       break;
     }
-    if (o.time_budget_seconds > 0 && now >= o.time_budget_seconds) {
+    if (state_->group ? agreed_budget
+                      : (o.time_budget_seconds > 0 && now >= o.time_budget_seconds)) {
       result.time_budget_hit = true;
       break;
     }
@@ -406,7 +423,10 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
     double loss_sum = 0;
     int64_t tokens = 0;
     for (int64_t k = 0; k < o.grad_accum; ++k) {
-      StepOutput out = step_fn(step * o.grad_accum + k);
+      // Only the last micro-batch's backward averages the accumulated gradients.
+      std::optional<dist::DistributedDataParallel::NoSyncGuard> no_sync;
+      if (state_->ddp && k + 1 < o.grad_accum) no_sync.emplace(state_->ddp->no_sync());
+      StepOutput out = step_fn((step * o.grad_accum + k) * world + rank);
       TS_CHECK(out.loss.defined() && out.loss.numel() == 1,
                "Trainer::fit: step_fn must return a scalar loss (micro-batch {})",
                step * o.grad_accum + k);
@@ -416,6 +436,19 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
       (o.grad_accum == 1 ? out.loss : out.loss / static_cast<double>(o.grad_accum)).backward();
       loss_sum += l;
       tokens += out.tokens;
+    }
+    if (state_->group) {  // the mean loss and total tokens of all ranks; stop together
+      const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+      Tensor v = from_vector<double>(
+          {loss_sum, static_cast<double>(tokens), g_interrupt.load() ? 1.0 : 0.0,
+           o.time_budget_seconds > 0 && el >= o.time_budget_seconds ? 1.0 : 0.0},
+          {4});
+      state_->group->allreduce(v);
+      const std::vector<double> all = v.to_vector<double>();
+      loss_sum = all[0] / world;
+      tokens = static_cast<int64_t>(all[1]);
+      agreed_interrupt = all[2] > 0;
+      agreed_budget = all[3] > 0;
     }
     if (o.clip_norm > 0) optim::clip_grad_norm(state_->params, o.clip_norm);
     const double lr = state_->optimizer->lr(0);
@@ -484,7 +517,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   if (result.log.empty() || std::isnan(result.last_eval)) result.last_eval = kNaN;
   result.best_eval = best;
   result.best_step = best_step;
-  if (!o.out_dir.empty()) {
+  if (writes) {
     write_log_csv(result.log, csv_path());
     write_log_svg(result.log, svg_path(), o.name,
                   o.greater_is_better ? "score (higher is better)" : "loss (lower is better)");

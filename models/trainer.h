@@ -52,6 +52,11 @@ struct TrainerOptions {
   bool verbose = true;          ///< progress line / log lines on stderr
   bool handle_sigint = true;    ///< Ctrl-C saves a resumable checkpoint and stops
   std::string resume_from = "";  ///< a checkpoint written by a Trainer with the same setup
+  /// Under an initialized default process group of several ranks (ts::dist::init_process_group,
+  /// e.g. started by taesan-run): average gradients with DistributedDataParallel, give rank r the
+  /// micro-batches index * world + r (disjoint shards; the global batch grows with the world),
+  /// log the mean loss of all ranks, agree on stopping, and write files and progress on rank 0.
+  bool distributed = true;
 };
 
 /// One row of the training log.

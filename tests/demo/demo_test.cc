@@ -145,8 +145,14 @@ TEST_CASE("domain-adaptive pretraining text comes from the training splits only"
     leaked += held_out.count(t) > 0 && train_rows.count(t) == 0;
   }
   CHECK(leaked == 0);
-  // Translation contributes both sides of each training pair; an unknown task is an error.
+  // Translation contributes each training pair as one "English Korean" text; an unknown task is
+  // an error.
+  const auto tatoeba = ts::data::read_tsv(std::string(TS_DATA_DIR) + "/ko_en_tatoeba.tsv", {});
+  const auto pair_split =
+      ts::data::split_indices(static_cast<int64_t>(tatoeba.rows.size()), 0.1, 0.1, 20240);
   const auto pairs = models::task_train_texts("translation", tok, TS_DATA_DIR);
-  CHECK(pairs.size() % 2 == 0);
+  REQUIRE(pairs.size() == pair_split.train.size());
+  const auto& first = tatoeba.rows[pair_split.train[0]].fields;
+  CHECK(pairs[0] == first[0] + " " + first[1]);
   CHECK_THROWS_WITH(models::task_train_texts("poetry", tok, TS_DATA_DIR), Contains("poetry"));
 }
