@@ -42,9 +42,9 @@ Budget budget(const std::string& stage, bool quick) {
     if (stage == "generation") return {20, 16, 64, 5e-4, 600, 60};
     return {25, 16, 64, 5e-4, 600, 100};
   }
-  if (stage == "mlm") return {6000, 32, 64, 2e-3, 0, 256};
+  if (stage == "mlm") return {3000, 32, 64, 2e-3, 0, 256};
   if (stage == "clm") return {800, 16, 64, 2e-3, 0, 256};
-  if (stage == "span") return {4000, 16, 64, 2e-3, 0, 256};
+  if (stage == "span") return {2000, 16, 64, 2e-3, 0, 256};
   if (stage == "qa") return {200, 16, 128, 1e-3, 0, 130};
   if (stage == "translation") return {600, 32, 32, 1e-3, 0, 200};
   if (stage == "generation") return {100, 16, 64, 1e-3, 3000, 400};
