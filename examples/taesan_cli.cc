@@ -251,7 +251,7 @@ int cmd_demo(const Args& a) {
         "Trains a tokenizer, pretrains an encoder, a decoder and an encoder-decoder on the\n"
         "pack's text, then trains every task from scratch and from the pretrained body with\n"
         "the same budget, and prints the table. Writes OUT/results.md, OUT/results.json and\n"
-        "the CSV logs / SVG charts of every run (OUT/runs). About 20 minutes on 2 cores;\n"
+        "the CSV logs / SVG charts of every run (OUT/runs). About 10 minutes on 2 cores;\n"
         "--quick runs every stage briefly (under 3 minutes).\n"
         "  --data DIR   dataset pack (default ../shared/data)\n"
         "  --out DIR    output folder (default demo_out)\n"
