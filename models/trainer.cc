@@ -283,7 +283,7 @@ Trainer::Trainer(nn::Module& model, TrainerOptions options,
   }
 }
 
-Trainer::~Trainer() { delete state_; }
+Trainer::~Trainer() = default;
 
 optim::Optimizer& Trainer::optimizer() { return *state_->optimizer; }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -112,7 +113,7 @@ class Trainer {
   struct State;
   nn::Module& model_;
   TrainerOptions options_;
-  State* state_;
+  std::unique_ptr<State> state_;  // owned even when the constructor throws
 };
 
 /// Writes the log as CSV (step,train_loss,lr,eval,tokens_per_second,elapsed) atomically.
