@@ -43,10 +43,7 @@ void check_against_reference(const TempDir& dir, const std::string& prefix, int 
 
 TEST_CASE("ddp: 2 ranks under taesan-run equal one process on the concatenated batch", "[dist]") {
   REQUIRE(!kWorker.empty());
-  if (kLauncher.empty()) {
-    WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");
-    return;
-  }
+  TS_SKIP_WITHOUT_LAUNCHER();
   TempDir dir;
   ProcessGuard guard;
   Proc p = spawn({kLauncher, "--nproc", "2", kWorker, "train", "--out", dir / "two", "--steps",
@@ -85,10 +82,7 @@ TEST_CASE("ddp: 3 ranks with no_sync gradient accumulation equal one process", "
 TEST_CASE("trainer: under taesan-run it shards micro-batches, averages, and only rank 0 writes",
           "[dist]") {
   REQUIRE(!kWorker.empty());
-  if (kLauncher.empty()) {
-    WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");
-    return;
-  }
+  TS_SKIP_WITHOUT_LAUNCHER();
   TempDir dir;
   ProcessGuard guard;
   Proc p = spawn({kLauncher, "--nproc", "2", kWorker, "trainer", "--out", dir / "run"}, {},

@@ -35,6 +35,15 @@ inline const std::string kLauncher = TS_TAESAN_RUN;
 inline const std::string kLauncher = "";
 #endif
 
+/// Returns from the calling TEST_CASE, with a warning, when taesan-run was not built.
+#define TS_SKIP_WITHOUT_LAUNCHER()                                    \
+  do {                                                                \
+    if (::dist_test::kLauncher.empty()) {                             \
+      WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)"); \
+      return;                                                         \
+    }                                                                 \
+  } while (false)
+
 /// A fresh directory under /tmp, removed with its contents at the end of the scope.
 struct TempDir {
   std::string path;

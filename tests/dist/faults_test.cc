@@ -41,10 +41,7 @@ TEST_CASE("faults: a rank killed mid-training makes every other rank fail with a
 
 TEST_CASE("faults: taesan-run stops the job when a rank dies and reports every rank", "[dist]") {
   REQUIRE(!kWorker.empty());
-  if (kLauncher.empty()) {
-    WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");
-    return;
-  }
+  TS_SKIP_WITHOUT_LAUNCHER();
   TempDir dir;
   ProcessGuard guard;
   Proc p = spawn({kLauncher, "--nproc", "3", kWorker, "train", "--out", dir / "k", "--steps", "200",
@@ -135,10 +132,7 @@ TEST_CASE("faults: missing ranks and an unreachable master fail within the conne
 
 TEST_CASE("faults: taesan-run forwards SIGINT to every rank and reports their exit", "[dist]") {
   REQUIRE(!kWorker.empty());
-  if (kLauncher.empty()) {
-    WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");
-    return;
-  }
+  TS_SKIP_WITHOUT_LAUNCHER();
   TempDir dir;
   ProcessGuard guard;
   Proc p = spawn({kLauncher, "--nproc", "2", kWorker, "wait-signal"}, {}, dir / "log", guard);

@@ -27,10 +27,7 @@ struct Namespaces {
 
 TEST_CASE("ddp: two machines (network namespaces + veth), Redis rendezvous", "[dist][netns]") {
   REQUIRE(!kWorker.empty());
-  if (kLauncher.empty()) {
-    WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");
-    return;
-  }
+  TS_SKIP_WITHOUT_LAUNCHER();
   std::string out;
   if (::geteuid() != 0) {
     WARN("SKIPPED: the two-machine test needs root to create network namespaces (ip netns)");
