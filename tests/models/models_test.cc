@@ -68,6 +68,27 @@ TEST_CASE("2-layer models of each kind pass gradcheck in float64", "[models][gra
     INFO(r.report);
     CHECK(r.ok);
   }
+  SECTION("masked LM loss at the masked positions only") {
+    models::MaskedLanguageModel m(tiny_config());
+    Tensor labels = ids({-100, 7, -100, -100, 9, -100}, 2);
+    auto r = check_params(m, [&] { return m.loss(x, labels, mask); });
+    INFO(r.report);
+    CHECK(r.ok);
+  }
+  SECTION("sequence classifier with mean pooling") {
+    models::SequenceClassifier m(tiny_config(), 3, 0.0, models::Pooling::kMean);
+    auto r = check_params(m, [&] { return m.loss(m.forward(x, mask), ids({2, 0}, 2).reshape({-1})); });
+    INFO(r.report);
+    CHECK(r.ok);
+  }
+  SECTION("token classifier with class weights") {
+    models::TokenClassifier m(tiny_config(), 3);
+    Tensor labels = ids({0, 2, 1, -100, 1, 2}, 2);
+    Tensor w = ts::from_vector<double>({0.5, 2.0, 1.5});
+    auto r = check_params(m, [&] { return m.loss(m.forward(x, mask), labels, w); });
+    INFO(r.report);
+    CHECK(r.ok);
+  }
   SECTION("encoder-decoder") {
     models::EncoderDecoderModel m(tiny_config());
     auto r = check_params(m, [&] {
