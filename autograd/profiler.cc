@@ -104,8 +104,8 @@ const char* family_name(Family family) {
 
 Family family_of(std::string_view n) {
   if (n == kRecordName) return Family::kGraph;
-  if (n == "mm" || n == "bmm" || n == "addmm" || contains(n, "matmul") || contains(n, "linear") ||
-      contains(n, "gemm"))
+  if (n == "mm" || n == "bmm" || n == "addmm" || n == "feed_forward" || contains(n, "matmul") ||
+      contains(n, "linear") || contains(n, "gemm"))
     return Family::kMatmul;
   if (contains(n, "attention")) return Family::kAttention;
   if (contains(n, "softmax") || contains(n, "cross_entropy") || contains(n, "nll") ||

@@ -66,6 +66,7 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "autograd/parallel.h"
+#include "ops/kernels/elementwise.h"
 #include "ops/kernels/gemm.h"
 
 #ifdef TS_HAVE_OPENBLAS
@@ -254,6 +255,49 @@ void bm_gemm(benchmark::State& state, Impl impl, const Shape& shape, int trans, 
   }
 }
 
+// The feed-forward layer's first product y = GELU(x Wᵀ + b) (x: m x k, W: n x k) three ways:
+// kSeparate = GEMM with the bias epilogue, then a GELU pass over y (what an unfused framework
+// does); kFused = GELU in the epilogue; kFusedPre = also storing x Wᵀ + b for the backward (what
+// taesan's feed_forward op runs). GFLOPS counts the GEMM's 2 m n k only, so the columns compare.
+enum class EpilogueMode { kSeparate, kFused, kFusedPre };
+void bm_epilogue(benchmark::State& state, EpilogueMode mode, int64_t m, int64_t n, int64_t k,
+                 int threads) {
+  set_num_threads(threads);
+  Problem p(Shape{"", 1, m, n, k}, /*trans=*/1);
+  std::vector<float> bias(size_t(n), 0.1f), pre(size_t(m * n)), y(size_t(m * n));
+  auto run = [&] {
+    kernels::GemmEpilogue<float> e;
+    e.bias = bias.data();
+    if (mode != EpilogueMode::kSeparate) e.activation = kernels::GemmActivation::kGelu;
+    if (mode == EpilogueMode::kFusedPre) {
+      e.pre_activation = pre.data();
+      e.ld_pre_activation = n;
+    }
+    float* out = mode == EpilogueMode::kSeparate ? pre.data() : y.data();
+    kernels::gemm_fused(false, true, m, n, k, 1.f, p.a.data(), k, p.b.data(), k, 0.f, out, n, e);
+    if (mode == EpilogueMode::kSeparate) {
+      // The elementwise GELU kernel, rows split over the pool as the gelu op does.
+      parallel_for(m, 16, [&](int64_t r0, int64_t r1) {
+        kernels::unary(kernels::UnaryOp::Gelu, 0, pre.data() + r0 * n, 1, y.data() + r0 * n, 1,
+                       (r1 - r0) * n);
+      });
+    }
+  };
+  run();
+  double total = 0;
+  for (auto _ : state) {
+    const double t0 = now(CLOCK_PROCESS_CPUTIME_ID);
+    run();
+    const double dt = (now(CLOCK_PROCESS_CPUTIME_ID) - t0) / (use_cpu_time() ? threads : 1);
+    state.SetIterationTime(dt);
+    total += dt;
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double gflops = 2.0 * double(m * n * k) * double(state.iterations()) / total * 1e-9;
+  state.counters["GFLOPS"] = gflops;
+  state.counters["peak_frac"] = gflops / g_peak[threads];
+}
+
 void bm_peak(benchmark::State& state, int threads) {
   for (auto _ : state) {
     const double gflops = measure_peak(threads);
@@ -309,6 +353,29 @@ int main(int argc, char** argv) {
               ->ReportAggregatesOnly(true)
               ->Unit(benchmark::kMicrosecond);
         }
+      }
+    }
+  }
+  // Feed-forward first products of train_bench's tiny and small configs (batch x context rows).
+  const struct {
+    const char* name;
+    int64_t m, n, k;
+  } ffn[] = {{"ffn_tiny_2048x512x128", 2048, 512, 128}, {"ffn_small_2048x1536x384", 2048, 1536, 384}};
+  const std::pair<tb::EpilogueMode, const char*> modes[] = {
+      {tb::EpilogueMode::kSeparate, "bias_then_gelu_pass"},
+      {tb::EpilogueMode::kFused, "fused_bias_gelu"},
+      {tb::EpilogueMode::kFusedPre, "fused_bias_gelu_keep_pre"}};
+  for (const auto& f : ffn) {
+    for (int threads : {1, 2}) {
+      for (const auto& [mode, mode_name] : modes) {
+        benchmark::RegisterBenchmark((std::string("epilogue/") + f.name + "/" + mode_name +
+                                      "/threads:" + std::to_string(threads)).c_str(),
+                                     tb::bm_epilogue, mode, f.m, f.n, f.k, threads)
+            ->UseManualTime()
+            ->MinTime(0.1)
+            ->Repetitions(5)
+            ->ReportAggregatesOnly(true)
+            ->Unit(benchmark::kMicrosecond);
       }
     }
   }

@@ -13,10 +13,13 @@
 namespace taesan::nn {
 namespace {
 
-Tensor activate(const Tensor& x, const std::string& activation) {
-  if (activation == "relu") return relu(x);
-  if (activation == "gelu") return gelu(x);
-  return gelu(x, "tanh");
+// linear2(dropout(activation(linear1(x)))): the fused feed_forward op (two GEMMs, the activation
+// in the first one's epilogue, half the saved activations) whenever the inner dropout is a no-op.
+Tensor position_wise(const Linear& linear1, const Dropout& dropout, const Linear& linear2,
+                     const Tensor& x, const std::string& activation) {
+  if (!dropout.is_training() || dropout.p() == 0)
+    return feed_forward(x, linear1.weight, linear1.bias, linear2.weight, linear2.bias, activation);
+  return linear2.forward(dropout.forward(ops::activation(activation, linear1.forward(x))));
 }
 
 void check_options(const TransformerEncoderLayerOptions& o, const char* layer) {
@@ -51,8 +54,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead,
 }
 
 Tensor TransformerEncoderLayer::feed_forward(const Tensor& x) const {
-  // linear2(dropout(activation(linear1(x)))), then dropout2
-  return dropout2->forward(linear2->forward(dropout->forward(activate(linear1->forward(x), options_.activation))));
+  return dropout2->forward(
+      position_wise(*linear1, *dropout, *linear2, x, options_.activation));
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const EncoderMasks& m, KVCache* cache) const {
@@ -95,7 +98,8 @@ TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead,
 }
 
 Tensor TransformerDecoderLayer::feed_forward(const Tensor& x) const {
-  return dropout3->forward(linear2->forward(dropout->forward(activate(linear1->forward(x), options_.activation))));
+  return dropout3->forward(
+      position_wise(*linear1, *dropout, *linear2, x, options_.activation));
 }
 
 Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,

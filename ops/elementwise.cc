@@ -348,12 +348,8 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   Tensor y = unary_kernel(x, UnaryOp::Relu, 0, "relu");
-  // y = max(x, 0);  dx = g * (x > 0)
   return record("relu", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
-    Tensor xv = sx.unpack(ctx);
-    return TensorList{activation_backward(ActivationGrad::Relu, xv, g, [&] {
-      return mul(g, gt(xv, zeros({}, xv.dtype())).to(g.dtype()));
-    })};
+    return TensorList{ops::activation_grad("relu", sx.unpack(ctx), g)};
   });
 }
 
@@ -362,27 +358,48 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
            "gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
   const bool tanh_form = approximate == "tanh";
   Tensor y = unary_kernel(x, tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, 0, "gelu");
-  // exact:  y = x Phi(x);                  dx = g (Phi(x) + x phi(x))
-  // tanh:   y = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), c = sqrt(2/pi);
-  //         dx = g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)),  t = tanh(u)
   return record("gelu", {x}, y, [sx = SavedTensor(x), tanh_form](const Tensor& g, const BackwardContext& ctx) {
-    Tensor xv = sx.unpack(ctx);
-    if (!tanh_form)
-      return TensorList{activation_backward(ActivationGrad::Gelu, xv, g, [&] {
-        Tensor cdf = mul(add(erf(mul(xv, 0.7071067811865476)), 1.0), 0.5);
-        Tensor pdf = mul(exp(mul(square(xv), -0.5)), kInvSqrt2Pi);
-        return mul(g, add(cdf, mul(xv, pdf)));
-      })};
-    return TensorList{activation_backward(ActivationGrad::GeluTanh, xv, g, [&] {
-      Tensor x2 = square(xv);
-      Tensor t = tanh(mul(add(mul(mul(x2, xv), 0.044715), xv), kSqrt2OverPi));
-      Tensor left = mul(add(t, 1.0), 0.5);
-      Tensor right = mul(mul(mul(xv, rsub(1.0, square(t))), 0.5),
-                         mul(add(mul(x2, 3 * 0.044715), 1.0), kSqrt2OverPi));
-      return mul(g, add(left, right));
-    })};
+    return TensorList{ops::activation_grad(tanh_form ? "gelu_tanh" : "gelu", sx.unpack(ctx), g)};
   });
 }
+
+namespace ops {
+
+Tensor activation(const std::string& name, const Tensor& x) {
+  if (name == "relu") return relu(x);
+  if (name == "gelu") return gelu(x);
+  if (name == "gelu_tanh") return gelu(x, "tanh");
+  fail("activation: expected \"relu\", \"gelu\" or \"gelu_tanh\", got \"{}\"", name);
+}
+
+Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g) {
+  // relu:   y = max(x, 0);                 dx = g (x > 0)
+  if (name == "relu")
+    return activation_backward(ActivationGrad::Relu, x, g, [&] {
+      return mul(g, gt(x, zeros({}, x.dtype())).to(g.dtype()));
+    });
+  // exact:  y = x Phi(x);                  dx = g (Phi(x) + x phi(x))
+  if (name == "gelu")
+    return activation_backward(ActivationGrad::Gelu, x, g, [&] {
+      Tensor cdf = mul(add(erf(mul(x, 0.7071067811865476)), 1.0), 0.5);
+      Tensor pdf = mul(exp(mul(square(x), -0.5)), kInvSqrt2Pi);
+      return mul(g, add(cdf, mul(x, pdf)));
+    });
+  // tanh:   y = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), c = sqrt(2/pi);
+  //         dx = g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)),  t = tanh(u)
+  if (name == "gelu_tanh")
+    return activation_backward(ActivationGrad::GeluTanh, x, g, [&] {
+      Tensor x2 = square(x);
+      Tensor t = tanh(mul(add(mul(mul(x2, x), 0.044715), x), kSqrt2OverPi));
+      Tensor left = mul(add(t, 1.0), 0.5);
+      Tensor right = mul(mul(mul(x, rsub(1.0, square(t))), 0.5),
+                         mul(add(mul(x2, 3 * 0.044715), 1.0), kSqrt2OverPi));
+      return mul(g, add(left, right));
+    });
+  fail("activation_grad: expected \"relu\", \"gelu\" or \"gelu_tanh\", got \"{}\"", name);
+}
+
+}  // namespace ops
 
 Tensor silu(const Tensor& x) {
   Tensor y = unary_kernel(x, UnaryOp::Silu, 0, "silu");

@@ -53,4 +53,12 @@ Tensor logical_or(const Tensor& a, const Tensor& b);
 /// The dtype of an op on a and b (float64 > float32 > int64 > bool).
 DType promote_types(DType a, DType b);
 
+namespace ops {
+/// The activation `name` of x: "relu", "gelu" (exact) or "gelu_tanh" (the ops relu / gelu).
+Tensor activation(const std::string& name, const Tensor& x);
+/// g * f'(x) for the activation `name`: the backward of that op (one fused kernel, or
+/// differentiable ops while a graph is being recorded, so double backward works).
+Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g);
+}  // namespace ops
+
 }  // namespace taesan

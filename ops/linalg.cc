@@ -3,6 +3,7 @@
 // linear is one GEMM with the bias added in its epilogue (kernels::gemm_fused), one node.
 #include "ops/linalg.h"
 
+#include <string>
 #include <utility>
 
 #include "autograd/factory.h"
@@ -149,6 +150,49 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return reshape(c3, out);
 }
 
+namespace ops {
+
+kernels::GemmActivation gemm_activation(const std::string& activation) {
+  if (activation == "none") return kernels::GemmActivation::kNone;
+  if (activation == "relu") return kernels::GemmActivation::kRelu;
+  if (activation == "gelu") return kernels::GemmActivation::kGelu;
+  if (activation == "gelu_tanh") return kernels::GemmActivation::kGeluTanh;
+  fail("linear: activation must be \"none\", \"relu\", \"gelu\" or \"gelu_tanh\", got \"{}\"",
+       activation);
+}
+
+Tensor linear_gemm(const Tensor& x2, const Tensor& weight, const Tensor& bias,
+                   const std::string& activation, Tensor* pre_activation) {
+  TS_CHECK(x2.dim() == 2 && x2.is_contiguous() && x2.numel() > 0 && weight.dim() == 2 &&
+               weight.shape()[1] == x2.shape()[1] && weight.shape()[0] > 0,
+           "linear_gemm: expected a contiguous non-empty (M, K) input and an (N, K) weight, got {} "
+           "and {}", x2.describe(), weight.describe());
+  const int64_t M = x2.shape()[0], K = x2.shape()[1], N = weight.shape()[0];
+  const kernels::GemmActivation act = gemm_activation(activation);
+  GemmOperand W = as_gemm_operand(weight, N, K, weight.strides()[0], weight.strides()[1]);
+  if (!W.keep.defined()) W = {weight.contiguous(), false, K};
+  Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor y = empty({M, N}, x2.dtype());
+  if (pre_activation != nullptr) *pre_activation = empty({M, N}, x2.dtype());
+  dispatch_float(x2.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::GemmEpilogue<T> epilogue;
+    epilogue.bias = bc.defined() ? bc.data<T>() : nullptr;
+    epilogue.activation = act;
+    if (pre_activation != nullptr) {
+      epilogue.pre_activation = pre_activation->data<T>();
+      epilogue.ld_pre_activation = N;
+    }
+    // op(B) = wᵀ: a row-major (N, K) weight is read transposed; a transposed view is not.
+    kernels::gemm_fused(false, !W.trans, M, N, K, T(1), x2.data<T>(), K,
+                        static_cast<const T*>(W.keep.raw_data()), W.ld, T(0), y.data<T>(), N,
+                        epilogue);
+  });
+  return y;
+}
+
+}  // namespace ops
+
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   TS_CHECK(weight.dim() == 2, "linear: weight must be 2-d (out, in), got {}", weight.describe());
   TS_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1],
@@ -171,20 +215,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     return bias.defined() ? add(y, bias) : y;
   }
   // y (M, N) = x2 (M, K) wᵀ + b in one GEMM; the bias is added in the GEMM's epilogue.
-  Tensor x2 = x.detach().contiguous();
-  GemmOperand W = as_gemm_operand(weight.detach(), N, K, weight.strides()[0], weight.strides()[1]);
-  if (!W.keep.defined()) W = {weight.detach().contiguous(), false, K};
-  Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-  Tensor y = empty(out_shape, x.dtype());
-  dispatch_float(x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    kernels::GemmEpilogue<T> epilogue;
-    epilogue.bias = bc.defined() ? bc.data<T>() : nullptr;
-    // op(B) = wᵀ: a row-major (N, K) weight is read transposed; a transposed view is not.
-    kernels::gemm_fused(false, !W.trans, M, N, K, T(1), x2.data<T>(), K,
-                        static_cast<const T*>(W.keep.raw_data()), W.ld, T(0), y.data<T>(), N,
-                        epilogue);
-  });
+  Tensor y = reshape(ops::linear_gemm(reshape(x.detach().contiguous(), {M, K}), weight.detach(),
+                                      bias.defined() ? bias.detach() : Tensor()),
+                     out_shape);
   // y = x wᵀ + b;  dx = g w,  dw = gᵀ x,  db = sum of g over the rows  (x, g as (M, ·) matrices)
   auto backward = [sx = SavedTensor(x), sw = SavedTensor(weight), M, N, K](
                       const Tensor& g, const BackwardContext& ctx) {

@@ -2,6 +2,8 @@
 // Transposed operands are passed to the GEMM as flags, never materialised.
 #pragma once
 
+#include <string>
+
 #include "autograd/tensor.h"
 
 namespace taesan {
@@ -16,6 +18,12 @@ namespace ops {
 Tensor mm(const Tensor& a, const Tensor& b);
 /// (B|1, m, k) x (B|1, k, n) -> (B, m, n), recorded; a batch of 1 broadcasts.
 Tensor bmm(const Tensor& a, const Tensor& b);
+/// The forward of linear as one GEMM, not recorded: act(x2 wᵀ + b) with the bias and the
+/// activation ("none", "relu", "gelu", "gelu_tanh") applied in the GEMM's epilogue. x2 is a
+/// contiguous non-empty (M, K) matrix, w (N, K) any layout, b (N) or undefined. When
+/// pre_activation is given it receives x2 wᵀ + b (M, N), what the activation's backward needs.
+Tensor linear_gemm(const Tensor& x2, const Tensor& weight, const Tensor& bias,
+                   const std::string& activation = "none", Tensor* pre_activation = nullptr);
 }  // namespace ops
 
 }  // namespace taesan

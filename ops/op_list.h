@@ -13,7 +13,7 @@
   X(tanh) X(sigmoid) X(relu) X(gelu) X(gelu_tanh) X(silu) X(clamp) X(masked_fill) X(where)      \
   X(sum) X(mean) X(max) X(logsumexp) X(var) X(matmul) X(linear) X(softmax) X(log_softmax)      \
   X(layer_norm) X(dropout) X(embedding) X(cross_entropy) X(nll_loss) X(mse_loss)               \
-  X(binary_cross_entropy_with_logits) X(scaled_dot_product_attention)
+  X(binary_cross_entropy_with_logits) X(scaled_dot_product_attention) X(feed_forward)
 
 namespace taesan::ops {
 

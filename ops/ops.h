@@ -8,3 +8,4 @@
 #include "ops/reduction.h"
 #include "ops/shape_ops.h"
 #include "ops/attention.h"
+#include "ops/feed_forward.h"

@@ -172,7 +172,22 @@ HWY_INLINE void StoreOut(D d, hn::Vec<D> acc, const Epi<T>& e, T* HWY_RESTRICT c
   auto v = hn::Mul(hn::Set(d, e.alpha), acc);
   if (e.beta != T(0)) v = hn::MulAdd(hn::Set(d, e.beta), hn::LoadU(d, c), v);
   if (e.bias != nullptr) v = hn::Add(v, hn::LoadU(d, e.bias + j));
-  if (e.pre != nullptr) hn::StoreU(v, d, e.pre + i * e.ld_pre + j);
+  if (e.pre != nullptr) {
+    // The pre-activation is read again only by the backward: a non-temporal store skips the
+    // read-for-ownership of its line and keeps it out of the cache (2048x512x128 with GELU,
+    // Zen 4, 1 thread: 2.99 ms without the pre-activation, 3.79 storing it plainly, 3.56
+    // streaming it). Whole vectors of 16+ bytes only: x86 streams 16 bytes even for a partial
+    // vector.
+    T* dst = e.pre + i * e.ld_pre + j;
+    bool streamed = false;
+    if constexpr (hn::MaxLanes(D()) * sizeof(T) >= 16) {
+      if (reinterpret_cast<uintptr_t>(dst) % (hn::Lanes(d) * sizeof(T)) == 0) {
+        hn::Stream(v, d, dst);
+        streamed = true;
+      }
+    }
+    if (!streamed) hn::StoreU(v, d, dst);
+  }
   hn::StoreU(v, d, c);
 }
 
@@ -946,6 +961,9 @@ void GemmImpl(const detail::GemmArgs<T>& args) {
     const size_t i0 = (r / tn) * mt, j0 = (r % tn) * nt;
     const Mat<T> g = mat(int64_t(bi));
     RunBlock(d, plan, g, i0, std::min(m, i0 + mt), j0, std::min(n, j0 + nt));
+    // The pre-activation was written with non-temporal stores (StoreOut): order them before
+    // the task is reported done, so every thread that reads it afterwards sees them.
+    if (g.e.pre != nullptr) hwy::FlushStream();
   };
   if (tasks == 1 || threads == 1 || work < kMinParallelWork) {
     for (size_t t = 0; t < tasks; ++t) run_task(t);

@@ -132,6 +132,12 @@ std::vector<OpCase> op_cases() {
   add("matmul", "vector_cases", [](L x) { return x[0].matmul(x[1]).sum() + x[1].matmul(x[0].reshape({3})).sum(); },
       [] { return TensorList{rnd({3}), rnd({3, 3})}; });
   add("linear", "bias", [](L x) { return ts::linear(x[0], x[1], x[2]); }, [] { return TensorList{rnd({2, 2, 3}), rnd({4, 3}), rnd({4})}; }, true);
+  add("feed_forward", "gelu_bias", [](L x) { return ts::feed_forward(x[0], x[1], x[2], x[3], x[4], "gelu"); },
+      [] { return TensorList{rnd({2, 2, 3}), rnd({4, 3}), rnd({4}), rnd({2, 4}), rnd({2})}; }, true);
+  add("feed_forward", "gelu_tanh_noncontiguous", [](L x) { return ts::feed_forward(x[0], x[1], x[2], x[3], Tensor(), "gelu_tanh"); },
+      [] { return TensorList{strided(3, 3), transposed(4, 3), rnd({4}), transposed(2, 4)}; }, true);
+  add("feed_forward", "relu_no_bias", [](L x) { return ts::feed_forward(x[0], x[1], Tensor(), x[2], Tensor(), "relu"); },
+      [] { return TensorList{rnd({3}), rnd({5, 3}), rnd({3, 5})}; });
   // ---- neural ----
   add("softmax", "last", [](L x) { return x[0].softmax(-1); }, [] { return TensorList{rnd({2, 4})}; }, true);
   add("softmax", "dim0_transposed", [](L x) { return x[0].softmax(0); }, [] { return TensorList{transposed(3, 2)}; }, true);
@@ -184,7 +190,7 @@ std::vector<OpCase> op_cases() {
 
 }  // namespace
 
-static_assert(ts::ops::kNumOps == 62, "an op was added to ops/op_list.h: add its gradcheck case here");
+static_assert(ts::ops::kNumOps == 63, "an op was added to ops/op_list.h: add its gradcheck case here");
 
 TEST_CASE("the OpInfo table covers every op of the op list", "[gradcheck]") {
   std::set<std::string> covered;
