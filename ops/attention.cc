@@ -61,11 +61,36 @@ TensorList composed_backward(const Tensor& q, const Tensor& k, const Tensor& v, 
   return {mul(matmul(ds, k), scale), mul(matmul(transpose(ds, -2, -1), q), scale), dv};
 }
 
+// A (B, H, T, w) operand as the kernel reads it: in place (its strides become the layout) when
+// its rows are contiguous and do not overlap, as the head views of multi-head attention's
+// (B, T, H, w) projections are; else a contiguous copy.
+Tensor kernel_operand(const Tensor& t, kernels::AttentionLayout* layout) {
+  Tensor x = t.detach();
+  const bool rows_ok = (x.size(3) <= 1 || x.stride(3) == 1) && x.stride(0) >= 0 &&
+                       x.stride(1) >= 0 && (x.size(2) <= 1 || x.stride(2) >= x.size(3));
+  if (!rows_ok) x = x.contiguous();
+  *layout = {x.stride(0), x.stride(1), x.stride(2)};
+  return x;
+}
+
+// A new (B, H, T, w) output laid out like `like`: token-major, (B, T, H, w) memory viewed as
+// (B, H, T, w), when like's heads are interleaved within a token (so that merging the heads back
+// into (B, T, H * w) is free), else contiguous.
+Tensor new_output(const Tensor& like, Shape shape, kernels::AttentionLayout* layout) {
+  const bool token_major = like.size(1) > 1 && like.size(2) > 1 && like.stride(1) < like.stride(2);
+  Tensor out = token_major
+                   ? transpose(empty({shape[0], shape[2], shape[1], shape[3]}, like.dtype()), 1, 2)
+                   : empty(shape, like.dtype());
+  *layout = {out.stride(0), out.stride(1), out.stride(2)};
+  return out;
+}
+
 // Fused forward on 4-d (B, H, T, d) inputs; mask is additive (4-d broadcastable) or undefined.
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                        bool causal, double scale) {
-  Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
   kernels::AttentionParams p;
+  Tensor qc = kernel_operand(q, &p.q_layout), kc = kernel_operand(k, &p.k_layout),
+         vc = kernel_operand(v, &p.v_layout);
   p.batch = q.size(0);
   p.heads = q.size(1);
   p.tq = q.size(2);
@@ -83,11 +108,13 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     p.mask_si = m.stride(2);
     p.mask_sj = m.stride(3);
   }
-  Tensor out = empty({p.batch, p.heads, p.tq, p.dv}, q.dtype());
+  Tensor out = new_output(q, {p.batch, p.heads, p.tq, p.dv}, &p.out_layout);
   Tensor lse = empty({p.batch, p.heads, p.tq}, q.dtype());
   dispatch_float(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::attention_forward(p, qc.data<T>(), kc.data<T>(), vc.data<T>(), out.data<T>(), lse.data<T>());
+    // Strided operands: raw pointers, the layouts in p say where the rows are.
+    auto ptr = [](const Tensor& t) { return static_cast<T*>(t.raw_data()); };
+    kernels::attention_forward(p, ptr(qc), ptr(kc), ptr(vc), ptr(out), lse.data<T>());
   });
   return record("scaled_dot_product_attention", {q, k, v}, out,
                 [sq = SavedTensor(q), sk = SavedTensor(k), sv = SavedTensor(v),
@@ -95,18 +122,22 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
     Tensor qv = sq.unpack(ctx), kv = sk.unpack(ctx), vv = sv.unpack(ctx);
     if (GradMode::is_enabled())
       return composed_backward(qv, kv, vv, mask, p.causal, p.scale, g);
-    qv = qv.contiguous();
-    kv = kv.contiguous();
-    vv = vv.contiguous();
-    Tensor ov = so.unpack(ctx), gc = g.contiguous();
-    Tensor dq = empty(qv.shape(), qv.dtype()), dk = empty(kv.shape(), kv.dtype()),
-           dv = empty(vv.shape(), vv.dtype());
     kernels::AttentionParams pb = p;
+    qv = kernel_operand(qv, &pb.q_layout);
+    kv = kernel_operand(kv, &pb.k_layout);
+    vv = kernel_operand(vv, &pb.v_layout);
+    Tensor ov = kernel_operand(so.unpack(ctx), &pb.out_layout);
+    Tensor gc = kernel_operand(g.dtype() == qv.dtype() ? g : g.to(qv.dtype()), &pb.dout_layout);
+    // The gradients take their inputs' layouts, so they flow back into the projections in place.
+    Tensor dq = new_output(qv, qv.shape(), &pb.dq_layout),
+           dk = new_output(kv, kv.shape(), &pb.dk_layout),
+           dv = new_output(vv, vv.shape(), &pb.dv_layout);
     if (m.defined()) pb.mask = m.raw_data();
     dispatch_float(qv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      kernels::attention_backward(pb, qv.data<T>(), kv.data<T>(), vv.data<T>(), ov.data<T>(),
-                                  gc.data<T>(), lse.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>());
+      auto ptr = [](const Tensor& t) { return static_cast<T*>(t.raw_data()); };
+      kernels::attention_backward(pb, ptr(qv), ptr(kv), ptr(vv), ptr(ov), ptr(gc), lse.data<T>(),
+                                  ptr(dq), ptr(dk), ptr(dv));
     });
     return TensorList{dq, dk, dv};
   });

@@ -268,6 +268,23 @@ struct Buffer {
   Storage storage;
 };
 
+// The rows of one operand: row t of head bh = b * heads + h starts at base + b * sb + h * sh +
+// t * st (AttentionLayout, resolved: the default layout becomes explicit strides).
+template <typename T>
+struct Rows {
+  T* base;
+  size_t sb, sh, st, heads;
+  T* row(size_t bh, size_t t) const { return base + bh / heads * sb + bh % heads * sh + t * st; }
+};
+
+template <typename T>
+Rows<T> MakeRows(T* base, const AttentionLayout& l, size_t heads, size_t t_len, size_t width) {
+  heads = std::max<size_t>(heads, 1);
+  if (l.is_default()) return {base, heads * t_len * width, t_len * width, width, heads};
+  return {base, static_cast<size_t>(l.sb), static_cast<size_t>(l.sh), static_cast<size_t>(l.st),
+          heads};
+}
+
 // dst (cols x ldd) = the transpose of src (rows x cols, row stride lds); columns [rows, ldd)
 // of dst are zero. 128-bit blocks (4 x 4 floats, 2 x 2 doubles) are transposed in registers:
 // strided scalar copies would cost as much as a tile product at T = 128.
@@ -310,48 +327,36 @@ void TransposeInto(const T* HWY_RESTRICT src, size_t rows, size_t cols, size_t l
   for (size_t c = 0; c < cols; ++c) std::fill(dst + c * ldd + rows, dst + (c + 1) * ldd, T(0));
 }
 
-// `rows` rows of `cols` elements (row stride cols) copied to row stride ldd, zero padded.
+// The rows of x (bh heads of t rows of `cols`) with widths padded to a multiple of the lanes: x
+// itself when cols already is one, else a contiguous padded copy in buf.
 template <typename T>
-void PadRows(const T* src, size_t rows, size_t cols, T* dst, size_t ldd) {
-  for (size_t r = 0; r < rows; ++r) {
-    std::memcpy(dst + r * ldd, src + r * cols, cols * sizeof(T));
-    std::fill(dst + r * ldd + cols, dst + (r + 1) * ldd, T(0));
-  }
-}
-
-// Rows of x (bh * t rows of `cols`) with their row stride padded to a multiple of the lanes: x
-// itself when cols already is one, else a padded copy in buf. Returns the row stride.
-template <typename T>
-size_t PaddedRows(const T* x, size_t rows, size_t cols, size_t padded, Buffer<T>* buf,
-                  const T** out) {
-  if (cols == padded) {
-    *out = x;
-    return cols;
-  }
+Rows<const T> PaddedRows(const Rows<const T>& x, size_t bh, size_t t, size_t cols, size_t padded,
+                         Buffer<T>* buf) {
+  if (cols == padded) return x;
   T* dst = buf->get();
-  const int64_t chunk = 256;
-  parallel_for(static_cast<int64_t>((rows + chunk - 1) / chunk), 1, [&](int64_t c0, int64_t c1) {
-    const size_t r0 = static_cast<size_t>(c0 * chunk);
-    const size_t r1 = std::min(rows, static_cast<size_t>(c1 * chunk));
-    PadRows(x + r0 * cols, r1 - r0, cols, dst + r0 * padded, padded);
+  parallel_for(static_cast<int64_t>(bh), 1, [&](int64_t h0, int64_t h1) {
+    for (size_t h = static_cast<size_t>(h0); h < static_cast<size_t>(h1); ++h)
+      for (size_t r = 0; r < t; ++r) {
+        std::memcpy(dst + (h * t + r) * padded, x.row(h, r), cols * sizeof(T));
+        std::fill(dst + (h * t + r) * padded + cols, dst + (h * t + r + 1) * padded, T(0));
+      }
   });
-  *out = dst;
-  return padded;
+  return {dst, x.heads * t * padded, t * padded, padded, x.heads};
 }
 
-// Transposed blocks of x (bh, t, cols) -> (bh, blocks, cols, ldb): block u holds rows
+// Transposed blocks of x (bh heads of t rows of cols) -> (bh, blocks, cols, ldb): block u holds rows
 // [u * block, ...) of one (b, h) as columns, zero padded to ldb.
 template <typename T>
-void TransposedBlocks(const T* x, size_t bh, size_t t, size_t cols, size_t block, size_t ldb,
-                      T* dst) {
+void TransposedBlocks(const Rows<const T>& x, size_t bh, size_t t, size_t cols, size_t block,
+                      size_t ldb, T* dst) {
   const size_t nb = (t + block - 1) / block;
   const int64_t grain = std::max<int64_t>(1, 16384 / static_cast<int64_t>(block * cols + 1));
   parallel_for(static_cast<int64_t>(bh * nb), grain, [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const size_t head = static_cast<size_t>(u) / nb, blk = static_cast<size_t>(u) % nb;
       const size_t r0 = blk * block, rows = std::min(block, t - r0);
-      TransposeInto(x + (head * t + r0) * cols, rows, cols, cols,
-                    dst + static_cast<size_t>(u) * cols * ldb, ldb);
+      TransposeInto(x.row(head, r0), rows, cols, x.st, dst + static_cast<size_t>(u) * cols * ldb,
+                    ldb);
     }
   });
 }
@@ -364,8 +369,8 @@ void TransposedBlocks(const T* x, size_t bh, size_t t, size_t cols, size_t block
 //   at the end out = O / l and lse = m + log(l).
 template <class D, typename T = hn::TFromD<D>>
 HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, size_t bh, size_t qb,
-                               const T* q, const T* kt, const T* v, size_t ldv, T* out, T* lse,
-                               T* scratch) {
+                               const Rows<const T>& q, const T* kt, const Rows<const T>& v,
+                               const Rows<T>& out, T* lse, T* scratch) {
   using V = hn::Vec<D>;
   const T kNegInf = -std::numeric_limits<T>::infinity();
   const size_t N = g.N;
@@ -374,9 +379,10 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
   T* m = s + kBlockQ * g.bkp;  // running max per row
   T* l = m + kBlockQ;          // running sum per row
   T* mbuf = l + kBlockQ;       // bkp: one gathered mask row
-  T* const out_rows = out + (bh * g.tq + i0) * g.dv;
+  T* const out_rows = out.row(bh, i0);
   // mq x dvp: the unnormalised output, summed in place when dv needs no padding.
   T* o = g.dv == g.dvp ? out_rows : mbuf + g.bkp;  // written by the first key block
+  const size_t ldo = g.dv == g.dvp ? out.st : g.dvp;
   std::fill(m, m + mq, kNegInf);
   std::fill(l, l + mq, T(0));
   const V vscale = hn::Set(d, static_cast<T>(p.scale));
@@ -385,11 +391,11 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
   const int64_t b = static_cast<int64_t>(bh / g.heads), h = static_cast<int64_t>(bh % g.heads);
   // Causal: key blocks past the block's last query are masked entirely and skipped.
   const size_t kb_end = p.causal ? std::min(g.nkb, (i0 + mq - 1) / g.bk + 1) : g.nkb;
-  const T* qblk = q + (bh * g.tq + i0) * g.d;
+  const T* qblk = q.row(bh, i0);
   for (size_t kb = 0; kb < kb_end; ++kb) {
     const size_t j0 = kb * g.bk, nk = std::min(g.bk, g.tk - j0);
-    MatMul(d, mq, g.bkp, g.d, qblk, g.d, 1, kt + (bh * g.nkb + kb) * g.d * g.bkp, g.bkp, s, g.bkp,
-           false);
+    MatMul(d, mq, g.bkp, g.d, qblk, q.st, 1, kt + (bh * g.nkb + kb) * g.d * g.bkp, g.bkp, s,
+           g.bkp, false);
     for (size_t r = 0; r < mq; ++r) {
       const size_t i = i0 + r;
       // Keys [0, lim) of the block are visible (causal: key j <= query i).
@@ -434,12 +440,12 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
       }
       l[r] = l[r] * alpha + hn::GetLane(hn::SumOfLanes(d, vsum));
       m[r] = m_new;
-      if (kb != 0 && alpha != T(1)) ScaleRow(d, o + r * g.dvp, g.dvp, alpha);
+      if (kb != 0 && alpha != T(1)) ScaleRow(d, o + r * ldo, g.dvp, alpha);
     }
-    MatMul(d, mq, g.dvp, nk, s, g.bkp, 1, v + (bh * g.tk + j0) * ldv, ldv, o, g.dvp, kb != 0);
+    MatMul(d, mq, g.dvp, nk, s, g.bkp, 1, v.row(bh, j0), v.st, o, ldo, kb != 0);
   }
   for (size_t r = 0; r < mq; ++r) {
-    T* dst = out_rows + r * g.dv;
+    T* dst = out_rows + r * out.st;
     if (l[r] == T(0)) {  // every key masked
       std::fill(dst, dst + g.dv, T(0));
       lse[bh * g.tq + i0 + r] = kNegInf;
@@ -449,7 +455,7 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
     if (o == out_rows) {
       ScaleRow(d, dst, g.dv, inv);
     } else {
-      const T* src = o + r * g.dvp;
+      const T* src = o + r * ldo;
       for (size_t c = 0; c < g.dv; ++c) dst[c] = src[c] * inv;
     }
     lse[bh * g.tq + i0 + r] = m[r] + std::log(l[r]);
@@ -460,20 +466,23 @@ template <class D, typename T = hn::TFromD<D>>
 void Forward(D d, const AttentionParams& p, const T* q, const T* k, const T* v, T* out, T* lse) {
   const Dims g = MakeDims(d, p);
   if (g.bh == 0 || g.tq == 0) return;
+  const Rows<const T> qr = MakeRows(q, p.q_layout, g.heads, g.tq, g.d);
+  const Rows<T> outr = MakeRows(out, p.out_layout, g.heads, g.tq, g.dv);
   // Kᵀ in blocks (bh, nkb, d, bkp): the B operand of S = Q Kᵀ, transposed once per call.
   Buffer<T> kt(g.bh * g.nkb * g.d * g.bkp);
-  TransposedBlocks(k, g.bh, g.tk, g.d, g.bk, g.bkp, kt.get());
+  TransposedBlocks(MakeRows(k, p.k_layout, g.heads, g.tk, g.d), g.bh, g.tk, g.d, g.bk, g.bkp,
+                   kt.get());
   // V rows padded to dvp when dv is not a multiple of the lanes.
   Buffer<T> vpad(g.dv == g.dvp ? 0 : g.bh * g.tk * g.dvp);
-  const T* vrows;
-  const size_t ldv = PaddedRows(v, g.bh * g.tk, g.dv, g.dvp, &vpad, &vrows);
+  const Rows<const T> vr =
+      PaddedRows(MakeRows(v, p.v_layout, g.heads, g.tk, g.dv), g.bh, g.tk, g.dv, g.dvp, &vpad);
   const size_t scratch = kBlockQ * (g.bkp + 2) + g.bkp + (g.dv == g.dvp ? 0 : kBlockQ * g.dvp);
   parallel_for(static_cast<int64_t>(g.bh * g.nqb), 1, [&](int64_t t0, int64_t t1) {
     Buffer<T> buf(scratch);
     for (int64_t t = t0; t < t1; ++t) {
       const size_t bh = static_cast<size_t>(t) / g.nqb;
       const size_t qb = Zigzag(static_cast<size_t>(t) % g.nqb, g.nqb);
-      ForwardBlock(d, g, p, bh, qb, q, kt.get(), vrows, ldv, out, lse, buf.get());
+      ForwardBlock(d, g, p, bh, qb, qr, kt.get(), vr, outr, lse, buf.get());
     }
   });
 }
@@ -487,16 +496,15 @@ void Forward(D d, const AttentionParams& p, const T* q, const T* k, const T* v, 
 
 template <typename T>
 struct BackwardInputs {
-  const T* k;       // (bh, tk, d)
-  const T* v;       // (bh, tk, dv)
-  const T* qt;      // Qᵀ blocks (bh, nqb, d, bqp)
-  const T* dot;     // dOᵀ blocks (bh, nqb, dv, bqp)
-  const T* qrows;   // q rows, row stride ldq (d padded to dp when needed)
-  const T* krows;   // k rows, row stride ldk
-  const T* dorows;  // dout rows, row stride ldo (dv padded to dvp when needed)
-  size_t ldq, ldk, ldo;
-  const T* lse;    // (bh, tq)
-  const T* delta;  // D = rowsum(dout * out), (bh, tq)
+  Rows<const T> k;       // (bh, tk, d)
+  Rows<const T> v;       // (bh, tk, dv)
+  const T* qt;           // Qᵀ blocks (bh, nqb, d, bqp)
+  const T* dot;          // dOᵀ blocks (bh, nqb, dv, bqp)
+  Rows<const T> qrows;   // q rows, d padded to dp when needed
+  Rows<const T> krows;   // k rows, d padded to dp when needed
+  Rows<const T> dorows;  // dout rows, dv padded to dvp when needed
+  const T* lse;          // (bh, tq)
+  const T* delta;        // D = rowsum(dout * out), (bh, tq)
 };
 
 // Per-thread tile buffers of the backward.
@@ -525,14 +533,15 @@ inline bool TileVisible(const Dims& g, bool causal, size_t kb, size_t qb) {
 
 enum TileOutputs : unsigned { kKeyGrads = 1, kQueryGrads = 2 };
 
-// One tile: adds its part of dK_j and dV_j (into dk_acc: bk x dp, dv_acc: bk x dvp)
-// and/or of dQ_i (into dq_acc: rows of block qb, stride dp). The first tile of an accumulator
+// One tile: adds its part of dK_j and dV_j (into dk_acc: bk x dp, row stride ld_dk; dv_acc:
+// bk x dvp, ld_dv) and/or of dQ_i (into dq_acc: rows of block qb, row stride ld_dq). The first tile of an accumulator
 // overwrites it (key_first / query_first), which gives the same bits as adding to zeros.
 template <class D, typename T = hn::TFromD<D>>
 HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
                                const BackwardInputs<T>& in, size_t bh, size_t kb, size_t qb,
                                unsigned outputs, bool key_first, bool query_first, T* dk_acc,
-                               T* dv_acc, T* dq_acc, const BackwardScratch<T>& s) {
+                               size_t ld_dk, T* dv_acc, size_t ld_dv, T* dq_acc, size_t ld_dq,
+                               const BackwardScratch<T>& s) {
   using V = hn::Vec<D>;
   const T kInf = std::numeric_limits<T>::infinity();
   const size_t N = g.N;
@@ -544,7 +553,7 @@ HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
     s.d_blk[r] = r < mq ? in.delta[bh * g.tq + i0 + r] : T(0);
   }
   // Sᵀ = K_j Qᵀ_i, then Pᵀ = exp(Sᵀ · scale + Mᵀ - lse).
-  MatMul(d, nk, g.bqp, g.d, in.k + (bh * g.tk + j0) * g.d, g.d, 1,
+  MatMul(d, nk, g.bqp, g.d, in.k.row(bh, j0), in.k.st, 1,
          in.qt + (bh * g.nqb + qb) * g.d * g.bqp, g.bqp, s.st, g.bqp, false);
   const V vscale = hn::Set(d, static_cast<T>(p.scale));
   const V vzero = hn::Zero(d);
@@ -568,12 +577,12 @@ HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
       hn::StoreU(e, d, row + r);
     }
   }
-  const T* dorows = in.dorows + (bh * g.tq + i0) * in.ldo;
   // dV_j += Pᵀ dO_i
   if (outputs & kKeyGrads)
-    MatMul(d, nk, g.dvp, mq, s.st, g.bqp, 1, dorows, in.ldo, dv_acc, g.dvp, !key_first);
+    MatMul(d, nk, g.dvp, mq, s.st, g.bqp, 1, in.dorows.row(bh, i0), in.dorows.st, dv_acc, ld_dv,
+           !key_first);
   // dPᵀ = V_j dOᵀ_i, then dSᵀ = Pᵀ (dPᵀ - D) · scale
-  MatMul(d, nk, g.bqp, g.dv, in.v + (bh * g.tk + j0) * g.dv, g.dv, 1,
+  MatMul(d, nk, g.bqp, g.dv, in.v.row(bh, j0), in.v.st, 1,
          in.dot + (bh * g.nqb + qb) * g.dv * g.bqp, g.bqp, s.dpt, g.bqp, false);
   for (size_t c = 0; c < nk; ++c) {
     const T* prow = s.st + c * g.bqp;
@@ -587,35 +596,41 @@ HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
   }
   // dK_j += dSᵀ Q_i
   if (outputs & kKeyGrads)
-    MatMul(d, nk, g.dp, mq, s.dpt, g.bqp, 1, in.qrows + (bh * g.tq + i0) * in.ldq, in.ldq, dk_acc,
-           g.dp, !key_first);
+    MatMul(d, nk, g.dp, mq, s.dpt, g.bqp, 1, in.qrows.row(bh, i0), in.qrows.st, dk_acc, ld_dk,
+           !key_first);
   // dQ_i += dS K_j  (dS(r, c) = dSᵀ[c * bqp + r])
   if (outputs & kQueryGrads)
-    MatMul(d, mq, g.dp, nk, s.dpt, 1, g.bqp, in.krows + (bh * g.tk + j0) * in.ldk, in.ldk, dq_acc,
-           g.dp, !query_first);
+    MatMul(d, mq, g.dp, nk, s.dpt, 1, g.bqp, in.krows.row(bh, j0), in.krows.st, dq_acc, ld_dq,
+           !query_first);
 }
 
-// Where rows x cols of an output (row stride cols) are summed: in place when cols is a multiple
-// of the lanes (ld == cols), else in padded scratch (row stride ld) that Finish copies out. The
-// same operations either way, so the same bits. The first product overwrites it; Finish(false)
-// (no product reached it) writes zeros.
+// Where rows x cols of an output (row stride dst_stride) are summed: in place when cols is a
+// multiple of the lanes (cols == padded; row stride dst_stride), else in padded scratch (row
+// stride padded) that Finish copies out. The same operations either way, so the same bits. The
+// first product overwrites it; Finish(false) (no product reached it) writes zeros.
 template <typename T>
 class Accumulator {
  public:
-  Accumulator(T* dst, size_t rows, size_t cols, size_t ld, T* scratch)
-      : dst_(dst), acc_(cols == ld ? dst : scratch), rows_(rows), cols_(cols), ld_(ld) {}
+  Accumulator(T* dst, size_t dst_stride, size_t rows, size_t cols, size_t padded, T* scratch)
+      : dst_(dst),
+        acc_(cols == padded ? dst : scratch),
+        rows_(rows),
+        cols_(cols),
+        dst_stride_(dst_stride),
+        ld_(cols == padded ? dst_stride : padded) {}
   T* get() const { return acc_; }
+  size_t ld() const { return ld_; }
   void Finish(bool written) const {
-    if (!written) std::fill(acc_, acc_ + rows_ * ld_, T(0));
-    if (acc_ == dst_) return;
-    for (size_t r = 0; r < rows_; ++r)
-      std::memcpy(dst_ + r * cols_, acc_ + r * ld_, cols_ * sizeof(T));
+    for (size_t r = 0; r < rows_; ++r) {
+      if (!written) std::fill(acc_ + r * ld_, acc_ + r * ld_ + cols_, T(0));
+      if (acc_ != dst_) std::memcpy(dst_ + r * dst_stride_, acc_ + r * ld_, cols_ * sizeof(T));
+    }
   }
 
  private:
   T* dst_;
   T* acc_;
-  size_t rows_, cols_, ld_;
+  size_t rows_, cols_, dst_stride_, ld_;
 };
 
 // a · b over n elements (full vectors, then a scalar tail: a fixed order).
@@ -642,9 +657,15 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
               const T* dout, const T* lse, T* dq, T* dk, T* dv) {
   const Dims g = MakeDims(d, p);
   if (g.bh == 0) return;
+  const Rows<const T> qr = MakeRows(q, p.q_layout, g.heads, g.tq, g.d);
+  const Rows<const T> outr = MakeRows(out, p.out_layout, g.heads, g.tq, g.dv);
+  const Rows<const T> dor = MakeRows(dout, p.dout_layout, g.heads, g.tq, g.dv);
+  const Rows<T> dqr = MakeRows(dq, p.dq_layout, g.heads, g.tq, g.d);
+  const Rows<T> dkr = MakeRows(dk, p.dk_layout, g.heads, g.tk, g.d);
+  const Rows<T> dvr = MakeRows(dv, p.dv_layout, g.heads, g.tk, g.dv);
   BackwardInputs<T> in;
-  in.k = k;
-  in.v = v;
+  in.k = MakeRows(k, p.k_layout, g.heads, g.tk, g.d);
+  in.v = MakeRows(v, p.v_layout, g.heads, g.tk, g.dv);
   in.lse = lse;
   // Qᵀ and dOᵀ blocks (bh, nqb, d | dv, bqp) and D = rowsum(dO * O), per query block.
   Buffer<T> qt(g.bh * g.nqb * g.d * g.bqp), dot(g.bh * g.nqb * g.dv * g.bqp), delta(g.bh * g.tq);
@@ -656,38 +677,42 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
                [&](int64_t u0, int64_t u1) {
                  for (int64_t u = u0; u < u1; ++u) {
                    const size_t uu = static_cast<size_t>(u);
-                   const size_t i0 = uu % g.nqb * kBlockQ, row0 = uu / g.nqb * g.tq + i0;
+                   const size_t bh = uu / g.nqb, i0 = uu % g.nqb * kBlockQ;
                    const size_t mq = std::min(kBlockQ, g.tq - i0);
-                   TransposeInto(q + row0 * g.d, mq, g.d, g.d, qt.get() + uu * g.d * g.bqp, g.bqp);
-                   TransposeInto(dout + row0 * g.dv, mq, g.dv, g.dv, dot.get() + uu * g.dv * g.bqp,
+                   TransposeInto(qr.row(bh, i0), mq, g.d, qr.st, qt.get() + uu * g.d * g.bqp,
                                  g.bqp);
-                   for (size_t r = row0; r < row0 + mq; ++r)
-                     delta.get()[r] = DotRow(d, dout + r * g.dv, out + r * g.dv, g.dv);
+                   TransposeInto(dor.row(bh, i0), mq, g.dv, dor.st,
+                                 dot.get() + uu * g.dv * g.bqp, g.bqp);
+                   for (size_t i = i0; i < i0 + mq; ++i)
+                     delta.get()[bh * g.tq + i] =
+                         DotRow(d, dor.row(bh, i), outr.row(bh, i), g.dv);
                  }
                });
   Buffer<T> qpad(g.d == g.dp ? 0 : g.bh * g.tq * g.dp);
   Buffer<T> kpad(g.d == g.dp ? 0 : g.bh * g.tk * g.dp);
   Buffer<T> dopad(g.dv == g.dvp ? 0 : g.bh * g.tq * g.dvp);
-  in.ldq = PaddedRows(q, g.bh * g.tq, g.d, g.dp, &qpad, &in.qrows);
-  in.ldk = PaddedRows(k, g.bh * g.tk, g.d, g.dp, &kpad, &in.krows);
-  in.ldo = PaddedRows(dout, g.bh * g.tq, g.dv, g.dvp, &dopad, &in.dorows);
+  in.qrows = PaddedRows(qr, g.bh, g.tq, g.d, g.dp, &qpad);
+  in.krows = PaddedRows(in.k, g.bh, g.tk, g.d, g.dp, &kpad);
+  in.dorows = PaddedRows(dor, g.bh, g.tq, g.dv, g.dvp, &dopad);
 
   const size_t tile_scratch = BackwardScratch<T>::Count(g);
   const size_t key_acc = g.bk * (g.dp + g.dvp);
   // Key grads of key block kb of head bh, in query-block order; also dQ when dq_all is given.
   auto key_block = [&](size_t bh, size_t kb, const BackwardScratch<T>& s, T* key_scratch,
-                       T* dq_all) {
+                       T* dq_all, size_t ld_dq_all) {
     const size_t j0 = kb * g.bk, nk = std::min(g.bk, g.tk - j0);
-    const Accumulator<T> dk_acc(dk + (bh * g.tk + j0) * g.d, nk, g.d, g.dp, key_scratch);
-    const Accumulator<T> dv_acc(dv + (bh * g.tk + j0) * g.dv, nk, g.dv, g.dvp,
+    const Accumulator<T> dk_acc(dkr.row(bh, j0), dkr.st, nk, g.d, g.dp, key_scratch);
+    const Accumulator<T> dv_acc(dvr.row(bh, j0), dvr.st, nk, g.dv, g.dvp,
                                 key_scratch + g.bk * g.dp);
     const unsigned outputs = kKeyGrads | (dq_all != nullptr ? kQueryGrads : 0u);
     bool first = true;
     for (size_t qb = 0; qb < g.nqb; ++qb) {
       if (!TileVisible(g, p.causal, kb, qb)) continue;
       // kb = 0 is the first key block of every query block (visible even when causal).
-      BackwardTile(d, g, p, in, bh, kb, qb, outputs, first, kb == 0, dk_acc.get(), dv_acc.get(),
-                   dq_all != nullptr ? dq_all + qb * kBlockQ * g.dp : static_cast<T*>(nullptr), s);
+      BackwardTile(d, g, p, in, bh, kb, qb, outputs, first, kb == 0, dk_acc.get(), dk_acc.ld(),
+                   dv_acc.get(), dv_acc.ld(),
+                   dq_all != nullptr ? dq_all + qb * kBlockQ * ld_dq_all : static_cast<T*>(nullptr),
+                   ld_dq_all, s);
       first = false;
     }
     dk_acc.Finish(!first);
@@ -704,8 +729,10 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
       T* key_scratch = buf.get() + tile_scratch;
       for (int64_t head = h0; head < h1; ++head) {
         const size_t hh = static_cast<size_t>(head);
-        const Accumulator<T> dq_acc(dq + hh * g.tq * g.d, g.tq, g.d, g.dp, key_scratch + key_acc);
-        for (size_t kb = 0; kb < g.nkb; ++kb) key_block(hh, kb, s, key_scratch, dq_acc.get());
+        const Accumulator<T> dq_acc(dqr.row(hh, 0), dqr.st, g.tq, g.d, g.dp,
+                                    key_scratch + key_acc);
+        for (size_t kb = 0; kb < g.nkb; ++kb)
+          key_block(hh, kb, s, key_scratch, dq_acc.get(), dq_acc.ld());
         dq_acc.Finish(g.nkb > 0);
       }
     });
@@ -717,7 +744,7 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
     for (int64_t t = t0; t < t1; ++t) {
       const size_t hh = static_cast<size_t>(t) / g.nkb;
       key_block(hh, Zigzag(static_cast<size_t>(t) % g.nkb, g.nkb), s, buf.get() + tile_scratch,
-                nullptr);
+                nullptr, 0);
     }
   });
   parallel_for(static_cast<int64_t>(g.bh * g.nqb), 1, [&](int64_t t0, int64_t t1) {
@@ -727,12 +754,12 @@ void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v,
       const size_t hh = static_cast<size_t>(t) / g.nqb;
       const size_t qb = Zigzag(static_cast<size_t>(t) % g.nqb, g.nqb);
       const size_t i0 = qb * kBlockQ, mq = std::min(kBlockQ, g.tq - i0);
-      const Accumulator<T> dq_acc(dq + (hh * g.tq + i0) * g.d, mq, g.d, g.dp,
+      const Accumulator<T> dq_acc(dqr.row(hh, i0), dqr.st, mq, g.d, g.dp,
                                   buf.get() + tile_scratch);
       for (size_t kb = 0; kb < g.nkb; ++kb) {
         if (!TileVisible(g, p.causal, kb, qb)) continue;
         BackwardTile(d, g, p, in, hh, kb, qb, kQueryGrads, false, kb == 0, static_cast<T*>(nullptr),
-                     static_cast<T*>(nullptr), dq_acc.get(), s);
+                     0, static_cast<T*>(nullptr), 0, dq_acc.get(), dq_acc.ld(), s);
       }
       dq_acc.Finish(g.nkb > 0);
     }

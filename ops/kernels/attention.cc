@@ -37,6 +37,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -55,10 +56,11 @@ HWY_EXPORT(AttentionBackwardF64);
 
 namespace {
 
-// Sizes must be non-negative and every buffer with elements non-null.
+// Sizes must be non-negative, layouts non-negative and every buffer with elements non-null.
 struct Buf {
   const void* ptr;
-  int64_t elems;
+  AttentionLayout layout;
+  int64_t t_len, width;
   const char* name;
 };
 
@@ -66,39 +68,44 @@ void check_params(const char* fn, const AttentionParams& p, std::initializer_lis
   TS_CHECK(p.batch >= 0 && p.heads >= 0 && p.tq >= 0 && p.tk >= 0 && p.d >= 0 && p.dv >= 0,
            "{}: sizes must be >= 0, got batch={} heads={} tq={} tk={} d={} dv={}", fn, p.batch,
            p.heads, p.tq, p.tk, p.d, p.dv);
-  for (const Buf& b : bufs)
-    TS_CHECK(b.ptr != nullptr || b.elems == 0,
+  for (const Buf& b : bufs) {
+    const int64_t elems = p.batch * p.heads * b.t_len * b.width;
+    TS_CHECK(b.ptr != nullptr || elems == 0,
              "{}: {} is null but holds {} elements (batch={} heads={} tq={} tk={} d={} dv={})", fn,
-             b.name, b.elems, p.batch, p.heads, p.tq, p.tk, p.d, p.dv);
+             b.name, elems, p.batch, p.heads, p.tq, p.tk, p.d, p.dv);
+    TS_CHECK(b.layout.sb >= 0 && b.layout.sh >= 0 && b.layout.st >= 0,
+             "{}: the layout of {} must have non-negative strides, got sb={} sh={} st={}", fn,
+             b.name, b.layout.sb, b.layout.sh, b.layout.st);
+    TS_CHECK(b.layout.is_default() || b.t_len <= 1 || b.layout.st >= b.width,
+             "{}: rows of {} overlap: row stride {} < width {}", fn, b.name, b.layout.st, b.width);
+  }
 }
 
 template <typename T>
 void check_forward(const char* fn, const AttentionParams& p, const T* q, const T* k, const T* v,
                    const T* out, const T* lse) {
-  const int64_t bh = p.batch * p.heads;
   check_params(fn, p,
-               {{q, bh * p.tq * p.d, "q"},
-                {k, bh * p.tk * p.d, "k"},
-                {v, bh * p.tk * p.dv, "v"},
-                {out, bh * p.tq * p.dv, "out"},
-                {lse, bh * p.tq, "lse"}});
+               {{q, p.q_layout, p.tq, p.d, "q"},
+                {k, p.k_layout, p.tk, p.d, "k"},
+                {v, p.v_layout, p.tk, p.dv, "v"},
+                {out, p.out_layout, p.tq, p.dv, "out"},
+                {lse, {}, p.tq, 1, "lse"}});
 }
 
 template <typename T>
 void check_backward(const char* fn, const AttentionParams& p, const T* q, const T* k, const T* v,
                     const T* out, const T* dout, const T* lse, const T* dq, const T* dk,
                     const T* dv) {
-  const int64_t bh = p.batch * p.heads;
   check_params(fn, p,
-               {{q, bh * p.tq * p.d, "q"},
-                {k, bh * p.tk * p.d, "k"},
-                {v, bh * p.tk * p.dv, "v"},
-                {out, bh * p.tq * p.dv, "out"},
-                {dout, bh * p.tq * p.dv, "dout"},
-                {lse, bh * p.tq, "lse"},
-                {dq, bh * p.tq * p.d, "dq"},
-                {dk, bh * p.tk * p.d, "dk"},
-                {dv, bh * p.tk * p.dv, "dv"}});
+               {{q, p.q_layout, p.tq, p.d, "q"},
+                {k, p.k_layout, p.tk, p.d, "k"},
+                {v, p.v_layout, p.tk, p.dv, "v"},
+                {out, p.out_layout, p.tq, p.dv, "out"},
+                {dout, p.dout_layout, p.tq, p.dv, "dout"},
+                {lse, {}, p.tq, 1, "lse"},
+                {dq, p.dq_layout, p.tq, p.d, "dq"},
+                {dk, p.dk_layout, p.tk, p.d, "dk"},
+                {dv, p.dv_layout, p.tk, p.dv, "dv"}});
 }
 
 }  // namespace
@@ -129,6 +136,13 @@ void attention_backward(const AttentionParams& p, const double* q, const double*
 namespace reference {
 namespace {
 
+// Row t of head (b, h) of an operand (see AttentionLayout).
+template <typename T>
+T* row(T* base, const AttentionLayout& l, const AttentionParams& p, int64_t t_len, int64_t width,
+       int64_t b, int64_t h, int64_t t) {
+  return base + row_offset(l, p.heads, t_len, width, b, h, t);
+}
+
 template <typename T>
 T mask_at(const AttentionParams& p, int64_t b, int64_t h, int64_t i, int64_t j) {
   if (!p.mask) return T(0);
@@ -141,15 +155,14 @@ template <typename T>
 T score_row(const AttentionParams& p, const T* q, const T* k, int64_t b, int64_t h, int64_t i,
             T* s) {
   const T neg_inf = -std::numeric_limits<T>::infinity();
-  const int64_t bh = b * p.heads + h;
-  const T* qi = q + (bh * p.tq + i) * p.d;
+  const T* qi = row(q, p.q_layout, p, p.tq, p.d, b, h, i);
   T mx = neg_inf;
   for (int64_t j = 0; j < p.tk; ++j) {
     if (p.causal && j > i) {
       s[j] = neg_inf;
       continue;
     }
-    const T* kj = k + (bh * p.tk + j) * p.d;
+    const T* kj = row(k, p.k_layout, p, p.tk, p.d, b, h, j);
     T dot = 0;
     for (int64_t c = 0; c < p.d; ++c) dot += qi[c] * kj[c];
     s[j] = dot * static_cast<T>(p.scale) + mask_at<T>(p, b, h, i, j);
@@ -165,7 +178,7 @@ void forward(const AttentionParams& p, const T* q, const T* k, const T* v, T* ou
     std::vector<T> s(p.tk);
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t bh = r / p.tq, i = r % p.tq, b = bh / p.heads, h = bh % p.heads;
-      T* o = out + r * p.dv;
+      T* o = row(out, p.out_layout, p, p.tq, p.dv, b, h, i);
       for (int64_t c = 0; c < p.dv; ++c) o[c] = 0;
       T mx = score_row(p, q, k, b, h, i, s.data());
       if (mx == -std::numeric_limits<T>::infinity()) {
@@ -178,7 +191,7 @@ void forward(const AttentionParams& p, const T* q, const T* k, const T* v, T* ou
       for (int64_t j = 0; j < p.tk; ++j) {
         if (s[j] == T(0)) continue;
         const T w = s[j] * inv;
-        const T* vj = v + (bh * p.tk + j) * p.dv;
+        const T* vj = row(v, p.v_layout, p, p.tk, p.dv, b, h, j);
         for (int64_t c = 0; c < p.dv; ++c) o[c] += w * vj[c];
       }
       lse[r] = mx + std::log(sum);
@@ -198,31 +211,31 @@ void backward(const AttentionParams& p, const T* q, const T* k, const T* v, cons
     std::vector<T> s(p.tk);
     for (int64_t bh = bh0; bh < bh1; ++bh) {
       const int64_t b = bh / p.heads, h = bh % p.heads;
-      T* dkb = dk + bh * p.tk * p.d;
-      T* dvb = dv + bh * p.tk * p.dv;
-      for (int64_t e = 0; e < p.tk * p.d; ++e) dkb[e] = 0;
-      for (int64_t e = 0; e < p.tk * p.dv; ++e) dvb[e] = 0;
+      for (int64_t j = 0; j < p.tk; ++j) {
+        std::fill_n(row(dk, p.dk_layout, p, p.tk, p.d, b, h, j), p.d, T(0));
+        std::fill_n(row(dv, p.dv_layout, p, p.tk, p.dv, b, h, j), p.dv, T(0));
+      }
       for (int64_t i = 0; i < p.tq; ++i) {
         const int64_t r = bh * p.tq + i;
-        T* dqi = dq + r * p.d;
+        T* dqi = row(dq, p.dq_layout, p, p.tq, p.d, b, h, i);
         for (int64_t c = 0; c < p.d; ++c) dqi[c] = 0;
         if (lse[r] == -std::numeric_limits<T>::infinity()) continue;
         score_row(p, q, k, b, h, i, s.data());
-        const T* doi = dout + r * p.dv;
-        const T* oi = out + r * p.dv;
-        const T* qi = q + r * p.d;
+        const T* doi = row(dout, p.dout_layout, p, p.tq, p.dv, b, h, i);
+        const T* oi = row(out, p.out_layout, p, p.tq, p.dv, b, h, i);
+        const T* qi = row(q, p.q_layout, p, p.tq, p.d, b, h, i);
         T D = 0;
         for (int64_t c = 0; c < p.dv; ++c) D += doi[c] * oi[c];
         for (int64_t j = 0; j < p.tk; ++j) {
           const T pij = std::exp(s[j] - lse[r]);
           if (pij == T(0)) continue;
-          const T* vj = v + (bh * p.tk + j) * p.dv;
+          const T* vj = row(v, p.v_layout, p, p.tk, p.dv, b, h, j);
           T dp = 0;
           for (int64_t c = 0; c < p.dv; ++c) dp += doi[c] * vj[c];
           const T ds = pij * (dp - D) * scale;
-          const T* kj = k + (bh * p.tk + j) * p.d;
-          T* dkj = dkb + j * p.d;
-          T* dvj = dvb + j * p.dv;
+          const T* kj = row(k, p.k_layout, p, p.tk, p.d, b, h, j);
+          T* dkj = row(dk, p.dk_layout, p, p.tk, p.d, b, h, j);
+          T* dvj = row(dv, p.dv_layout, p, p.tk, p.dv, b, h, j);
           for (int64_t c = 0; c < p.d; ++c) {
             dqi[c] += ds * kj[c];
             dkj[c] += ds * qi[c];

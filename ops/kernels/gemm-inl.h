@@ -169,7 +169,7 @@ HWY_INLINE V Activate(D d, V v, GemmActivation act) {
 template <class D, typename T = TFromD<D>>
 HWY_INLINE void StoreOut(D d, hn::Vec<D> acc, const Epi<T>& e, T* HWY_RESTRICT c, size_t i,
                          size_t j) {
-  auto v = hn::Mul(hn::Set(d, e.alpha), acc);
+  auto v = e.alpha == T(1) ? acc : hn::Mul(hn::Set(d, e.alpha), acc);
   if (e.beta != T(0)) v = hn::MulAdd(hn::Set(d, e.beta), hn::LoadU(d, c), v);
   if (e.bias != nullptr) v = hn::Add(v, hn::LoadU(d, e.bias + j));
   if (e.pre != nullptr) {

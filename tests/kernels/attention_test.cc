@@ -395,3 +395,137 @@ TEST_CASE("attention kernel: bad arguments throw ts::Error", "[kernels][attentio
   REQUIRE_NOTHROW(k::attention_forward(empty, static_cast<float*>(nullptr), nullptr, nullptr,
                                        nullptr, nullptr));
 }
+
+namespace {
+
+/// A (B, H, t, w) contiguous operand stored token-major, (B, t, H, w), with `gap` unused
+/// elements after every token's H rows (so the row stride is not simply H * w); unused elements
+/// hold `fill`.
+template <typename T>
+struct TokenMajor {
+  std::vector<T> buf;
+  k::AttentionLayout layout;
+  int64_t B, H, t, w;
+  TokenMajor(const std::vector<T>* src, int64_t b_, int64_t h_, int64_t t_, int64_t w_, int64_t gap,
+             T fill)
+      : B(b_), H(h_), t(t_), w(w_) {
+    const int64_t st = H * w + gap;
+    layout = {t * st, w, st};
+    buf.assign(static_cast<size_t>(std::max<int64_t>(B * t * st, 1)), fill);
+    if (src != nullptr)
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t i = 0; i < t; ++i)
+            for (int64_t c = 0; c < w; ++c) at(b, h, i, c) = (*src)[idx(b, h, i, c)];
+  }
+  size_t idx(int64_t b, int64_t h, int64_t i, int64_t c) const {
+    return static_cast<size_t>(((b * H + h) * t + i) * w + c);
+  }
+  T& at(int64_t b, int64_t h, int64_t i, int64_t c) {
+    return buf[static_cast<size_t>(b * layout.sb + h * layout.sh + i * layout.st + c)];
+  }
+  /// Back to contiguous (B, H, t, w).
+  std::vector<T> contiguous() {
+    std::vector<T> out(static_cast<size_t>(B * H * t * w));
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t c = 0; c < w; ++c) out[idx(b, h, i, c)] = at(b, h, i, c);
+    return out;
+  }
+  /// The unused elements still hold `fill` (nothing wrote outside the rows).
+  bool gaps_untouched(T fill) const {
+    std::vector<bool> used(buf.size(), false);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t c = 0; c < w; ++c)
+            used[static_cast<size_t>(b * layout.sb + h * layout.sh + i * layout.st + c)] = true;
+    for (size_t e = 0; e < buf.size(); ++e)
+      if (!used[e] && !(buf[e] == fill)) return false;
+    return true;
+  }
+};
+
+template <typename T, bool kReference>
+void check_strided(const Case& c) {
+  INFO(describe(c) << (kReference ? " (reference)" : " (kernel)"));
+  const Problem<T> pr(c);
+  const Result<T> want = run<T, kReference>(pr);  // contiguous layouts
+  const k::AttentionParams& p0 = pr.p;
+  const T fill = T(-7.25);
+  TokenMajor<T> q(&pr.q, c.batch, c.heads, c.tq, c.d, 3, fill);
+  TokenMajor<T> kk(&pr.kk, c.batch, c.heads, c.tk, c.d, 1, fill);
+  TokenMajor<T> v(&pr.v, c.batch, c.heads, c.tk, c.dv, 0, fill);
+  TokenMajor<T> dout(&pr.dout, c.batch, c.heads, c.tq, c.dv, 5, fill);
+  TokenMajor<T> out(nullptr, c.batch, c.heads, c.tq, c.dv, 2, fill);
+  TokenMajor<T> dq(nullptr, c.batch, c.heads, c.tq, c.d, 0, fill);
+  TokenMajor<T> dk(nullptr, c.batch, c.heads, c.tk, c.d, 4, fill);
+  TokenMajor<T> dv(nullptr, c.batch, c.heads, c.tk, c.dv, 1, fill);
+  k::AttentionParams p = p0;
+  p.q_layout = q.layout;
+  p.k_layout = kk.layout;
+  p.v_layout = v.layout;
+  p.out_layout = out.layout;
+  p.dout_layout = dout.layout;
+  p.dq_layout = dq.layout;
+  p.dk_layout = dk.layout;
+  p.dv_layout = dv.layout;
+  std::vector<T> lse(static_cast<size_t>(pr.bh() * c.tq));
+  if constexpr (kReference) {
+    k::reference::attention_forward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
+                                    lse.data());
+    k::reference::attention_backward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
+                                     dout.buf.data(), lse.data(), dq.buf.data(), dk.buf.data(),
+                                     dv.buf.data());
+  } else {
+    k::attention_forward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(), lse.data());
+    k::attention_backward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
+                          dout.buf.data(), lse.data(), dq.buf.data(), dk.buf.data(), dv.buf.data());
+  }
+  // The same operations in the same order: the same bits as the contiguous call.
+  auto same = [](const std::vector<T>& a, const std::vector<T>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  };
+  CHECK(same(out.contiguous(), want.out));
+  CHECK(same(lse, want.lse));
+  CHECK(same(dq.contiguous(), want.dq));
+  CHECK(same(dk.contiguous(), want.dk));
+  CHECK(same(dv.contiguous(), want.dv));
+  for (auto* t : {&q, &kk, &v, &dout, &out, &dq, &dk, &dv}) CHECK(t->gaps_untouched(fill));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("attention kernel: token-major (B, T, H, d) layouts give the contiguous bits",
+                   "[kernels][attention]", float, double) {
+  ThreadsGuard guard;
+  // Head dims that are and are not multiples of the lanes (in-place and padded accumulation),
+  // causal and masked, and both backward schedules (1 and 3 threads).
+  const std::vector<Case> cs = {{2, 3, 70, 70, 16, 16, true, MaskKind::kNone},
+                                {2, 2, 65, 130, 33, 8, false, MaskKind::kKeyPadding},
+                                {1, 2, 130, 65, 64, 24, true, MaskKind::kFull}};
+  for (int threads : {1, 3}) {
+    ts::set_num_threads(threads);
+    INFO(threads << " threads");
+    for (const Case& c : cs) {
+      check_strided<TestType, false>(c);
+      check_strided<TestType, true>(c);
+    }
+  }
+}
+
+TEST_CASE("attention kernel: a layout with overlapping rows throws", "[kernels][attention]") {
+  std::vector<float> x(256, 1.0f);
+  k::AttentionParams p;
+  p.tq = p.tk = 4;
+  p.d = p.dv = 8;
+  p.q_layout = {32, 32, 4};  // rows of 8 floats 4 apart
+  float* b = x.data();
+  REQUIRE_THROWS_WITH(k::attention_forward(p, b, b, b, b, b),
+                      Catch::Contains("rows of q overlap") && Catch::Contains("row stride 4"));
+  p.q_layout = {};
+  p.dk_layout = {-1, 0, 8};
+  REQUIRE_THROWS_WITH(k::attention_backward(p, b, b, b, b, b, b, b, b, b),
+                      Catch::Contains("dk") && Catch::Contains("non-negative"));
+}

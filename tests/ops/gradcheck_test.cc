@@ -179,6 +179,14 @@ std::vector<OpCase> op_cases() {
           Tensor m = ts::from_vector<bool>({true, true, true, false, true, true, false, false}, {2, 1, 1, 4});
           return ts::scaled_dot_product_attention(x[0], x[1], x[2], m, 0.0, false, std::nullopt, be); },
         [] { return TensorList{rnd({2, 1, 2, 3}), rnd({2, 1, 4, 3}), rnd({2, 1, 4, 2})}; });
+    add("scaled_dot_product_attention", tag + "_token_major_head_views", [be](L x) {
+          // The heads of (B, T, H * d) projections, as multi-head attention passes them: the
+          // fused kernel reads them in place and returns a token-major output.
+          auto heads = [](const Tensor& t) { return ts::transpose(ts::reshape(t, {2, 3, 2, 2}), 1, 2); };
+          Tensor o = ts::scaled_dot_product_attention(heads(x[0]), heads(x[1]), heads(x[2]), Tensor(), 0.0,
+                                                      true, std::nullopt, be);
+          return ts::reshape(ts::transpose(o, 1, 2), {2, 3, 4}); },
+        [] { return TensorList{rnd({2, 3, 4}), rnd({2, 3, 4}), rnd({2, 3, 4})}; }, true);
     add("scaled_dot_product_attention", tag + "_float_mask_fully_masked_row", [be](L x) {
           const double inf = std::numeric_limits<double>::infinity();
           Tensor m = ts::from_vector<double>({0, -1, 0.5, -inf, -inf, -inf}, {2, 3});  // row 1 masked
