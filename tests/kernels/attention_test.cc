@@ -187,6 +187,19 @@ struct Result {
   std::vector<T> out, lse, dq, dk, dv;
 };
 
+/// Forward, then backward, with the tiled kernel or the scalar reference.
+template <typename T, bool kReference>
+void forward_backward(const k::AttentionParams& p, const T* q, const T* kk, const T* v,
+                      const T* dout, T* out, T* lse, T* dq, T* dk, T* dv) {
+  if constexpr (kReference) {
+    k::reference::attention_forward(p, q, kk, v, out, lse);
+    k::reference::attention_backward(p, q, kk, v, out, dout, lse, dq, dk, dv);
+  } else {
+    k::attention_forward(p, q, kk, v, out, lse);
+    k::attention_backward(p, q, kk, v, out, dout, lse, dq, dk, dv);
+  }
+}
+
 template <typename T, bool kReference>
 Result<T> run(const Problem<T>& pr) {
   const k::AttentionParams& p = pr.p;
@@ -199,17 +212,9 @@ Result<T> run(const Problem<T>& pr) {
   r.dq.assign(static_cast<size_t>(bh * p.tq * p.d), poison);
   r.dk.assign(static_cast<size_t>(bh * p.tk * p.d), poison);
   r.dv.assign(static_cast<size_t>(bh * p.tk * p.dv), poison);
-  if constexpr (kReference) {
-    k::reference::attention_forward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(),
-                                    r.lse.data());
-    k::reference::attention_backward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(),
-                                     pr.dout.data(), r.lse.data(), r.dq.data(), r.dk.data(),
-                                     r.dv.data());
-  } else {
-    k::attention_forward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(), r.lse.data());
-    k::attention_backward(p, pr.q.data(), pr.kk.data(), pr.v.data(), r.out.data(), pr.dout.data(),
-                          r.lse.data(), r.dq.data(), r.dk.data(), r.dv.data());
-  }
+  forward_backward<T, kReference>(p, pr.q.data(), pr.kk.data(), pr.v.data(), pr.dout.data(),
+                                  r.out.data(), r.lse.data(), r.dq.data(), r.dk.data(),
+                                  r.dv.data());
   return r;
 }
 
@@ -472,17 +477,9 @@ void check_strided(const Case& c) {
   p.dk_layout = dk.layout;
   p.dv_layout = dv.layout;
   std::vector<T> lse(static_cast<size_t>(pr.bh() * c.tq));
-  if constexpr (kReference) {
-    k::reference::attention_forward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
-                                    lse.data());
-    k::reference::attention_backward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
-                                     dout.buf.data(), lse.data(), dq.buf.data(), dk.buf.data(),
-                                     dv.buf.data());
-  } else {
-    k::attention_forward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(), lse.data());
-    k::attention_backward(p, q.buf.data(), kk.buf.data(), v.buf.data(), out.buf.data(),
-                          dout.buf.data(), lse.data(), dq.buf.data(), dk.buf.data(), dv.buf.data());
-  }
+  forward_backward<T, kReference>(p, q.buf.data(), kk.buf.data(), v.buf.data(), dout.buf.data(),
+                                  out.buf.data(), lse.data(), dq.buf.data(), dk.buf.data(),
+                                  dv.buf.data());
   // The same operations in the same order: the same bits as the contiguous call.
   auto same = [](const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
