@@ -25,7 +25,9 @@
 #include "models/heads.h"
 #include "models/metrics.h"
 #include "models/transformer_models.h"
+#include "nn/safetensors.h"
 #include "nn/serialize.h"
+#include "ops/ops.h"
 
 namespace taesan::models {
 namespace fs = std::filesystem;
@@ -199,6 +201,7 @@ TrainerOptions trainer_options(const RunOptions& o, bool greater_is_better) {
   t.max_steps = o.steps;
   t.grad_accum = o.grad_accum;
   t.lr = o.lr;
+  t.warmup_ratio = o.warmup_ratio;
   t.eval_every = o.eval_every > 0 ? o.eval_every : std::max<int64_t>(1, o.steps / 5);
   t.greater_is_better = greater_is_better;
   t.patience = o.patience;
@@ -214,6 +217,10 @@ std::string weights_file(const RunOptions& o) {
   return (fs::path(o.out_dir) / (o.name + ".safetensors")).string();
 }
 
+/// Whether a decoder-initialised encoder-decoder starts its cross-attention as a copy of the
+/// self-attention (see warm_start_encdec_from_decoder).
+constexpr bool kCrossAttentionFromSelf = true;
+
 /// Loads an init checkpoint into a task model. kind: "encoder" tasks take an MLM body.
 void load_init(nn::Module& model, const std::string& init, const std::string& kind,
                const ModelConfig& config, const data::BpeTokenizer& tok, bool verbose) {
@@ -221,6 +228,14 @@ void load_init(nn::Module& model, const std::string& init, const std::string& ki
   const ModelMeta m = read_model_meta(init);
   TS_CHECK(m.task.empty(), "finetune: '{}' is a fine-tuned '{}' model, not a pretrained one",
            init, m.task);
+  if (kind == "encdec" && m.kind == "decoder") {  // a causal LM warm-starts both stacks
+    check_meta(m, init, "decoder", &config, tok, "finetune");
+    auto* encdec = dynamic_cast<EncoderDecoderModel*>(&model);
+    TS_CHECK(encdec, "finetune: an encoder-decoder task built a {} model", model.name());
+    TransferReport r = warm_start_encdec_from_decoder(*encdec, init, kCrossAttentionFromSelf);
+    if (verbose) fmt::print(stderr, "transfer: {}\n", r.summary());
+    return;
+  }
   check_meta(m, init, kind, &config, tok, "finetune");
   if (kind == "encoder") {
     TransferReport r = load_pretrained_body(model, init, "body.", "body.");
@@ -233,6 +248,56 @@ void load_init(nn::Module& model, const std::string& init, const std::string& ki
 }  // namespace
 
 // ----------------------------------------------------------------------------------------------
+
+TransferReport warm_start_encdec_from_decoder(EncoderDecoderModel& model, const std::string& path,
+                                              bool cross_from_self) {
+  const safetensors::Contents file = safetensors::load(path);
+  auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    const size_t at = s.find(from);
+    if (at != std::string::npos) s.replace(at, from.size(), to);
+    return s;
+  };
+  TransferReport report;
+  nn::NamedTensors matched;
+  std::set<std::string> used;
+  for (const auto& [name, t] : model.state_dict()) {
+    std::string from;  // the checkpoint tensor this one starts from ("": fresh)
+    if (name == "shared.weight") {
+      from = "wte.weight";
+    } else if (name == "encoder_positions.weight" || name == "decoder_positions.weight") {
+      from = "wpe.weight";
+    } else if (name.rfind("encoder.", 0) == 0) {
+      from = "blocks." + name.substr(8);
+    } else if (name.rfind("decoder.", 0) == 0) {
+      const std::string rest = name.substr(8);  // layers.i.<module>.<tensor> or norm.<tensor>
+      if (rest.find(".multihead_attn.") != std::string::npos) {
+        if (cross_from_self) from = "blocks." + replace(rest, ".multihead_attn.", ".self_attn.");
+      } else if (rest.find(".norm2.") != std::string::npos) {
+        if (cross_from_self) from = "blocks." + replace(rest, ".norm2.", ".norm1.");
+      } else {
+        from = "blocks." + replace(rest, ".norm3.", ".norm2.");  // the feed-forward's norm
+      }
+    }
+    const Tensor src = from.empty() ? Tensor() : file.find(from);
+    if (!src.defined()) {
+      report.new_.push_back(name);
+      continue;
+    }
+    TS_CHECK(src.shape() == t.shape(),
+             "warm_start_encdec_from_decoder: '{}' has {} with shape {}, but the "
+             "encoder-decoder's {} has shape {} (a checkpoint of another config)",
+             path, from, shape_str(src.shape()), name, shape_str(t.shape()));
+    matched.push_back({name, src});
+    report.loaded.push_back(name);
+    used.insert(from);
+  }
+  for (const auto& [name, t] : file.tensors)
+    if (!used.count(name)) report.skipped.push_back(name);
+  TS_CHECK(!matched.empty(), "warm_start_encdec_from_decoder: no tensor of '{}' fits an "
+           "encoder-decoder (is it a causal-LM checkpoint?)", path);
+  model.load_state_dict(matched, /*strict=*/false);
+  return report;
+}
 
 const std::vector<std::string>& task_names() {
   static const std::vector<std::string> names = {"spam", "sentiment",  "ner",
@@ -753,11 +818,15 @@ TaskRun build_translation(const data::BpeTokenizer& tok, const std::string& dir,
   TaskRun r;
   r.model = model;
   r.metric = "chrF";
-  r.step = [model, batcher](int64_t i) {
+  const double smoothing = o.label_smoothing;
+  r.step = [model, batcher, smoothing](int64_t i) {
     data::Batch b = batcher->get(i);
     const Tensor logits =
         model->forward(b.input_ids, b.attention_mask, b.decoder_input_ids, b.decoder_attention_mask);
-    return StepOutput{lm_loss(logits, b.labels), count_tokens(b)};
+    // (B, T, V) -> (B*T, V) against (B*T) targets, padding ignored (-100)
+    const Tensor loss = cross_entropy(reshape(logits, {-1, logits.size(2)}),
+                                      reshape(b.labels, {-1}), {.label_smoothing = smoothing});
+    return StepOutput{loss, count_tokens(b)};
   };
   const data::BpeTokenizer* t = &tok;
   const int64_t max_new = o.seq_len;
@@ -837,12 +906,13 @@ std::vector<std::string> task_train_texts(const std::string& task, const data::B
   } else if (task == "generation") {
     const auto docs = generation_docs(data_dir);
     take(static_cast<int64_t>(docs.size()), [&](int64_t i) { out.push_back(docs[i]); });
-  } else {  // translation: each training pair as one text, English then Korean (XLM's
-            // translation language modelling: a masked span can be recovered from the other side)
+  } else {  // translation: the English sentences of the training pairs, then their Korean
+            // sentences — monolingual text: a pretraining stream never puts a sentence next to
+            // its translation, so which sentence translates which is never shown
     const auto ds = load_translation_task(tok, data_dir, kLen);
-    take(static_cast<int64_t>(ds.examples.size()), [&](int64_t i) {
-      out.push_back(ds.pairs[i].first + " " + ds.pairs[i].second);
-    });
+    const int64_t n = static_cast<int64_t>(ds.examples.size());
+    take(n, [&](int64_t i) { out.push_back(ds.pairs[i].first); });
+    take(n, [&](int64_t i) { out.push_back(ds.pairs[i].second); });
   }
   return out;
 }

@@ -11,6 +11,8 @@
 
 #include "data/bpe_tokenizer.h"
 #include "models/config.h"
+#include "models/heads.h"
+#include "models/transformer_models.h"
 #include "models/trainer.h"
 
 namespace taesan::models {
@@ -29,11 +31,23 @@ std::vector<std::string> pretraining_texts(const std::string& data_dir,
 /// The unlabeled text of `task`'s training split — exactly the rows finetune() may train on;
 /// validation and test rows are never included — for domain-adaptive pretraining: classification
 /// texts, NER sentences (words joined by spaces), QA contexts (once each) and questions, the
-/// generation reviews, and each translation pair as one text "English Korean" (XLM's translation
-/// language modelling).
+/// generation reviews, and for translation the English sentences of the training pairs followed
+/// by their Korean sentences (monolingual text: no sentence is next to its translation).
 std::vector<std::string> task_train_texts(const std::string& task,
                                           const data::BpeTokenizer& tokenizer,
                                           const std::string& data_dir);
+
+/// Warm-starts an encoder-decoder from a causal-LM (DecoderModel) checkpoint, as Rothe et al.
+/// 2020 ("Leveraging Pre-trained Checkpoints for Sequence Generation Tasks") warm-start both
+/// stacks from one pretrained checkpoint: the shared embedding (tied output) from wte, both
+/// position tables from wpe, every encoder layer from the same block (both are pre-norm
+/// TransformerEncoder layers), and every decoder layer's self-attention, feed-forward and their
+/// norms (norm1, norm3) from it too. The cross-attention has no counterpart in a causal LM: with
+/// `cross_from_self` it starts as a copy of the block's self-attention (and norm2 as norm1),
+/// otherwise it stays random.
+/// Throws naming the file when a tensor's shape differs or nothing fits.
+TransferReport warm_start_encdec_from_decoder(EncoderDecoderModel& model, const std::string& path,
+                                              bool cross_from_self = true);
 
 /// Trains the demo's byte-level BPE tokenizer: [PAD] [UNK] [CLS] [SEP] [MASK] [BOS] [EOS] and
 /// 16 span-corruption sentinels <extra_id_i> as special tokens.
@@ -55,6 +69,9 @@ struct RunOptions {
   /// Fine-tuning from init weights: learning-rate multiplier of the pretrained body (the
   /// "body." parameters of encoder task models; the new head keeps `lr`).
   double body_lr_scale = 1.0;
+  double warmup_ratio = 0.06;  ///< linear warmup as a fraction of the steps (then cosine decay)
+  /// Label smoothing of the sequence-to-sequence loss (translation); 0: plain cross entropy.
+  double label_smoothing = 0.0;
   int64_t eval_every = 0;  ///< 0: max(steps / 5, 1)
   int64_t patience = 0;    ///< early stopping (evaluations without improvement; 0: off)
   uint64_t seed = 1234;
@@ -94,8 +111,9 @@ struct TaskScore {
 
 /// Fine-tunes `task` on its file in `data_dir` (80/10/10 train/validation/test split by seed)
 /// from `init_weights` (a pretrain() output; "" = from scratch, config used as is), then scores
-/// the test split. Throws for an unknown task, a missing file, or init weights of another model
-/// kind, config or tokenizer.
+/// the test split. Translation also takes a causal-LM ("clm") output, which warm-starts both
+/// stacks (warm_start_encdec_from_decoder). Throws for an unknown task, a missing file, or init
+/// weights of another model kind, config or tokenizer.
 TaskScore finetune(const std::string& task, const data::BpeTokenizer& tokenizer,
                    const std::string& data_dir, const ModelConfig& config,
                    const std::string& init_weights, const RunOptions& options);

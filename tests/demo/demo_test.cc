@@ -1,11 +1,14 @@
 // The demo end to end (--quick, on the dataset pack) and its fault handling: results.json with one
 // object per task and finite numbers, results.md, logs and charts; clear errors for a missing
-// dataset, a tokenizer or config that does not match a checkpoint, a task/model mismatch.
+// dataset, a tokenizer or config that does not match a checkpoint, a task/model mismatch; the
+// domain-adaptive text; the causal-LM warm start of the translation encoder-decoder.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -102,6 +105,16 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
                       Contains("needs a decoder"));
     CHECK_THROWS_AS(models::generate_text(enc.weights_path, tok, "hello"), ts::Error);
   }
+  SECTION("translation warm-starts from a causal LM, not from an encoder") {
+    o.name = "clm";
+    const auto clm = models::pretrain("clm", tok, texts, config, o);
+    o.name = "translation";
+    const auto s = models::finetune("translation", tok, TS_DATA_DIR, config, clm.weights_path, o);
+    CHECK(std::isfinite(s.score));
+    CHECK_THROWS_WITH(
+        models::finetune("translation", tok, TS_DATA_DIR, config, enc.weights_path, o),
+        Contains("needs a encdec"));
+  }
   SECTION("a tokenizer that does not match the checkpoint") {
     const auto other = models::train_tokenizer(texts, 500);
     const auto other_config = models::small_config(other.vocab_size(), 32, 1, 64);
@@ -145,14 +158,67 @@ TEST_CASE("domain-adaptive pretraining text comes from the training splits only"
     leaked += held_out.count(t) > 0 && train_rows.count(t) == 0;
   }
   CHECK(leaked == 0);
-  // Translation contributes each training pair as one "English Korean" text; an unknown task is
-  // an error.
+  // Translation contributes the English sentences of the training pairs, then their Korean
+  // sentences (never a sentence next to its translation); an unknown task is an error.
   const auto tatoeba = ts::data::read_tsv(std::string(TS_DATA_DIR) + "/ko_en_tatoeba.tsv", {});
   const auto pair_split =
       ts::data::split_indices(static_cast<int64_t>(tatoeba.rows.size()), 0.1, 0.1, 20240);
-  const auto pairs = models::task_train_texts("translation", tok, TS_DATA_DIR);
-  REQUIRE(pairs.size() == pair_split.train.size());
-  const auto& first = tatoeba.rows[pair_split.train[0]].fields;
-  CHECK(pairs[0] == first[0] + " " + first[1]);
+  const auto sides = models::task_train_texts("translation", tok, TS_DATA_DIR);
+  const size_t n = pair_split.train.size();
+  REQUIRE(sides.size() == 2 * n);
+  for (size_t k : {size_t{0}, n / 2, n - 1}) {
+    const auto& row = tatoeba.rows[pair_split.train[k]].fields;
+    CHECK(sides[k] == row[0]);
+    CHECK(sides[n + k] == row[1]);
+  }
   CHECK_THROWS_WITH(models::task_train_texts("poetry", tok, TS_DATA_DIR), Contains("poetry"));
+}
+
+TEST_CASE("an encoder-decoder warm-started from a causal LM takes its tensors", "[demo]") {
+  ts::manual_seed(3);
+  const auto config = models::small_config(50, 32, 2, 16);
+  ts::models::DecoderModel lm(config);
+  const std::string path = temp_dir("warm") + "/lm.safetensors";
+  ts::save(lm, path);
+  auto same = [](const ts::Tensor& a, const ts::Tensor& b) {
+    return a.shape() == b.shape() && a.to_vector<float>() == b.to_vector<float>();
+  };
+  auto lm_state = lm.state_dict();
+  auto lm_tensor = [&](const std::string& name) {
+    for (auto& [k, t] : lm_state)
+      if (k == name) return t;
+    FAIL("no tensor " << name);
+    return ts::Tensor();
+  };
+  for (bool cross : {true, false}) {
+    ts::models::EncoderDecoderModel model(config);
+    const std::string xattn = "decoder.layers.1.multihead_attn.k_proj.weight";
+    std::vector<float> xattn_before;  // a copy: state_dict() tensors alias the parameters
+    for (auto& [k, t] : model.state_dict())
+      if (k == xattn) xattn_before = t.to_vector<float>();
+    REQUIRE(!xattn_before.empty());
+    const auto report = models::warm_start_encdec_from_decoder(model, path, cross);
+    std::map<std::string, ts::Tensor> now;
+    for (auto& [k, t] : model.state_dict()) now[k] = t;
+    CHECK(same(now.at("shared.weight"), lm_tensor("wte.weight")));
+    CHECK(same(now.at("decoder_positions.weight"), lm_tensor("wpe.weight")));
+    CHECK(same(now.at("encoder.layers.1.linear1.weight"),
+               lm_tensor("blocks.layers.1.linear1.weight")));
+    CHECK(same(now.at("encoder.norm.weight"), lm_tensor("blocks.norm.weight")));
+    CHECK(same(now.at("decoder.layers.0.self_attn.k_proj.weight"),
+               lm_tensor("blocks.layers.0.self_attn.k_proj.weight")));
+    // the decoder layer's feed-forward norm is norm3; the causal LM block's is norm2
+    CHECK(same(now.at("decoder.layers.0.norm3.weight"), lm_tensor("blocks.layers.0.norm2.weight")));
+    if (cross) {
+      CHECK(same(now.at(xattn), lm_tensor("blocks.layers.1.self_attn.k_proj.weight")));
+      CHECK(report.new_.empty());
+    } else {
+      CHECK(now.at(xattn).to_vector<float>() == xattn_before);  // left as initialised
+      CHECK(std::find(report.new_.begin(), report.new_.end(), xattn) != report.new_.end());
+    }
+    CHECK(report.skipped.empty());
+  }
+  // A checkpoint of another width is refused, naming the tensor.
+  ts::models::EncoderDecoderModel wider(models::small_config(50, 64, 2, 16));
+  CHECK_THROWS_WITH(models::warm_start_encdec_from_decoder(wider, path), Contains("shape"));
 }
