@@ -1,9 +1,13 @@
 // A minimal fork-join pool: the caller publishes a job, workers and the caller take chunk
-// indices from an atomic counter, the caller waits until every chunk is done.
+// indices from an atomic counter, the caller waits until every chunk is done. Waiting spins for
+// a few tens of microseconds before it sleeps on a condition variable: a training step runs
+// hundreds of parallel ops back to back, and a sleeping thread's futex wake-up costs more than a
+// small op's work (gemm_bench, 128^3 on 2 threads: 2.6x slower than 1 thread without the spin).
 #include "autograd/parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -12,10 +16,37 @@
 
 #include "autograd/error.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace taesan {
 namespace {
 
 thread_local bool t_inside_parallel = false;
+
+// How long a waiting thread polls before it sleeps: long enough to bridge the serial code
+// between two parallel ops of a training step, short enough not to steal a shared core.
+constexpr std::chrono::microseconds kSpin{50};
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Polls ready() for up to kSpin; true as soon as it holds.
+template <typename Ready>
+bool spin_until(const Ready& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if (i % 64 == 63 && std::chrono::steady_clock::now() > deadline) return ready();
+  }
+}
 
 class ThreadPool {
  public:
@@ -40,11 +71,14 @@ class ThreadPool {
       total_chunks_ = chunks;
       next_chunk_.store(0);
       done_chunks_ = 0;
+      done_.store(0, std::memory_order_relaxed);
       error_ = nullptr;
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     work_on_job();
+    spin_until([&] { return done_.load(std::memory_order_acquire) == chunks; });
     std::unique_lock<std::mutex> lock(mutex_);
     finished_.wait(lock, [&] { return done_chunks_ == total_chunks_; });
     job_ = nullptr;
@@ -68,6 +102,7 @@ class ThreadPool {
     if (done > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_chunks_ += done;
+      done_.store(done_chunks_, std::memory_order_release);
       if (done_chunks_ == total_chunks_) finished_.notify_all();
     }
   }
@@ -75,6 +110,8 @@ class ThreadPool {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
+      // A new job is usually published within microseconds of the last one: poll first.
+      spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || (generation_ != seen && job_ != nullptr); });
@@ -104,6 +141,8 @@ class ThreadPool {
   std::atomic<int64_t> next_chunk_{0};
   int64_t done_chunks_ = 0;
   uint64_t generation_ = 0;
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the lock (polling)
+  std::atomic<int64_t> done_{0};        // done_chunks_, readable without the lock (polling)
   bool stopping_ = false;
   std::exception_ptr error_;
 };
