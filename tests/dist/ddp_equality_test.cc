@@ -60,19 +60,13 @@ TEST_CASE("ddp: 3 ranks with no_sync gradient accumulation equal one process", "
   REQUIRE(!kWorker.empty());
   TempDir dir;
   ProcessGuard guard;
-  std::vector<Proc> procs;
-  for (int r = 0; r < 3; ++r)
-    procs.push_back(
-        spawn({kWorker, "train", "--out", dir / "three", "--steps", std::to_string(kSteps),
-               "--batch", std::to_string(kBatch), "--accum", "2"},
-              {{"RANK", std::to_string(r)},
-               {"WORLD_SIZE", "3"},
-               {"TS_STORE_PATH", dir / "store"},
-               {"TS_DIST_TIMEOUT", "20"}},
-              dir / ("log" + std::to_string(r)), guard));
+  std::vector<Proc> procs =
+      spawn_ranks(3, {kWorker, "train", "--out", dir / "three", "--steps", std::to_string(kSteps),
+                      "--batch", std::to_string(kBatch), "--accum", "2"},
+                  dir, "20", guard);
   for (int r = 0; r < 3; ++r) {
     const Exit e = wait_for(procs[r], 30, guard);
-    INFO("rank " << r << ": " << read_file(dir / ("log" + std::to_string(r))));
+    INFO("rank " << r << ": " << read_file(rank_log(dir, r)));
     REQUIRE(!e.timed_out);
     REQUIRE(e.code() == 0);
   }
@@ -122,18 +116,12 @@ TEST_CASE("ddp: a parameter only one rank uses gets its averaged gradient on eve
   REQUIRE(!kWorker.empty());
   TempDir dir;
   ProcessGuard guard;
-  std::vector<Proc> procs;
-  for (int r = 0; r < 3; ++r)
-    procs.push_back(
-        spawn({kWorker, "train", "--out", dir / "partial", "--steps", "3", "--partial-rank", "1"},
-              {{"RANK", std::to_string(r)},
-               {"WORLD_SIZE", "3"},
-               {"TS_STORE_PATH", dir / "store"},
-               {"TS_DIST_TIMEOUT", "20"}},
-              dir / ("log" + std::to_string(r)), guard));
+  std::vector<Proc> procs = spawn_ranks(
+      3, {kWorker, "train", "--out", dir / "partial", "--steps", "3", "--partial-rank", "1"}, dir,
+      "20", guard);
   for (int r = 0; r < 3; ++r) {
     const Exit e = wait_for(procs[r], 30, guard);
-    INFO("rank " << r << ": " << read_file(dir / ("log" + std::to_string(r))));
+    INFO("rank " << r << ": " << read_file(rank_log(dir, r)));
     REQUIRE(!e.timed_out);
     CHECK(e.code() == 0);  // each rank checked the gradient 0.5 / 3 and identical parameters
   }

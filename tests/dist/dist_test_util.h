@@ -113,6 +113,26 @@ inline Proc spawn(const std::vector<std::string>& argv,
   return p;
 }
 
+/// Log file of rank r of a job started by spawn_ranks.
+inline std::string rank_log(const TempDir& dir, int r) { return dir / ("log" + std::to_string(r)); }
+
+/// Starts `world` copies of argv as ranks 0..world-1 of one job that meets through a file store
+/// in dir (RANK, WORLD_SIZE, TS_STORE_PATH, TS_DIST_TIMEOUT = timeout seconds); rank r logs to
+/// rank_log(dir, r).
+inline std::vector<Proc> spawn_ranks(int world, const std::vector<std::string>& argv,
+                                     const TempDir& dir, const std::string& timeout,
+                                     ProcessGuard& guard) {
+  std::vector<Proc> procs;
+  for (int r = 0; r < world; ++r)
+    procs.push_back(spawn(argv,
+                          {{"RANK", std::to_string(r)},
+                           {"WORLD_SIZE", std::to_string(world)},
+                           {"TS_STORE_PATH", dir / "store"},
+                           {"TS_DIST_TIMEOUT", timeout}},
+                          rank_log(dir, r), guard));
+  return procs;
+}
+
 /// Result of waiting for a process.
 struct Exit {
   bool timed_out = false;

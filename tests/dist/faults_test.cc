@@ -13,18 +13,13 @@ TEST_CASE("faults: a rank killed mid-training makes every other rank fail with a
   REQUIRE(!kWorker.empty());
   TempDir dir;
   ProcessGuard guard;
-  std::vector<Proc> procs;
-  for (int r = 0; r < 3; ++r)
-    procs.push_back(spawn({kWorker, "train", "--out", dir / "k", "--steps", "200", "--die-rank",
-                           "1", "--die-step", "5"},
-                          {{"RANK", std::to_string(r)},
-                           {"WORLD_SIZE", "3"},
-                           {"TS_STORE_PATH", dir / "store"},
-                           {"TS_DIST_TIMEOUT", "10"}},
-                          dir / ("log" + std::to_string(r)), guard));
+  std::vector<Proc> procs = spawn_ranks(3,
+                                        {kWorker, "train", "--out", dir / "k", "--steps", "200",
+                                         "--die-rank", "1", "--die-step", "5"},
+                                        dir, "10", guard);
   for (int r : {0, 2}) {
     const Exit e = wait_for(procs[r], 15, guard);
-    const std::string log = read_file(dir / ("log" + std::to_string(r)));
+    const std::string log = read_file(rank_log(dir, r));
     INFO("rank " << r << ": " << log);
     CHECK(!e.timed_out);
     CHECK(e.seconds < 10);
