@@ -27,6 +27,7 @@
 #include "models/generate.h"
 #include "models/metrics.h"
 #include "models/heads.h"
+#include "models/electra.h"
 #include "data/data.h"
 #include "models/trainer.h"
 #include "models/tasks.h"

@@ -145,11 +145,15 @@ std::string tokenizer_for(const Args& a, const std::string& weights) {
 int cmd_pretrain(const Args& a) {
   if (a.help) {
     std::printf(
-        "taesan pretrain --objective mlm|clm|span [options]\n"
-        "Pretrains an encoder (mlm: masked LM), a decoder (clm: next token) or an\n"
-        "encoder-decoder (span: span corruption) on the pack's English + Korean text.\n"
-        "Without --tokenizer a BPE tokenizer is trained and saved as OUT/tokenizer.json.\n"
-        "  --objective mlm|clm|span (required)\n  --vocab N --d-model N --layers N\n%s",
+        "taesan pretrain --objective mlm|rtd|clm|span [options]\n"
+        "Pretrains an encoder (mlm: masked LM; rtd: ELECTRA's replaced-token detection),\n"
+        "a decoder (clm: next token) or an encoder-decoder (span: span corruption) on the\n"
+        "pack's English + Korean text.\n"
+        "Without --tokenizer (or --init) a BPE tokenizer is trained and saved as\n"
+        "OUT/tokenizer.json.\n"
+        "  --objective mlm|rtd|clm|span (required)\n  --vocab N --d-model N --layers N\n"
+        "  --init FILE   continue pretraining these weights (of the same objective; their\n"
+        "                config, and their tokenizer.json unless --tokenizer is given)\n%s",
         kRunHelp);
     return 0;
   }
@@ -157,13 +161,17 @@ int cmd_pretrain(const Args& a) {
   auto o = run_options(a, "pretrain_" + obj, 300);
   const std::string data = a.str("data", "../shared/data");
   const auto texts = ts::models::pretraining_texts(data);
+  o.init = a.str("init");
   ts::data::BpeTokenizer tok =
-      a.has("tokenizer") ? load_tokenizer(a.str("tokenizer"))
-                         : ts::models::train_tokenizer(texts, a.num("vocab", 6000));
+      !o.init.empty()     ? load_tokenizer(tokenizer_for(a, o.init))
+      : a.has("tokenizer") ? load_tokenizer(a.str("tokenizer"))
+                           : ts::models::train_tokenizer(texts, a.num("vocab", 6000));
   fs::create_directories(o.out_dir);
   if (ts::dist::is_main_process()) tok.save((fs::path(o.out_dir) / "tokenizer.json").string());
-  const auto config = ts::models::small_config(tok.vocab_size(), a.num("d-model", 128),
-                                               a.num("layers", 2), 128);
+  const auto config = !o.init.empty() ? ts::models::read_model_meta(o.init).config
+                                      : ts::models::small_config(tok.vocab_size(),
+                                                                 a.num("d-model", 128),
+                                                                 a.num("layers", 2), 128);
   const auto r = ts::models::pretrain(obj, tok, texts, config, o);
   if (!ts::dist::is_main_process()) return r.train.interrupted ? 130 : 0;
   if (r.train.interrupted) {
@@ -300,7 +308,8 @@ int main(int argc, char** argv) {
     }
     std::map<std::string, bool> flags = kRunFlags;
     if (cmd == "pretrain") {
-      flags.insert({{"objective", true}, {"vocab", true}, {"d-model", true}, {"layers", true}});
+      flags.insert({{"objective", true}, {"vocab", true}, {"d-model", true}, {"layers", true},
+                    {"init", true}});
       return cmd_pretrain(Args(argc, argv, 2, flags));
     }
     if (cmd == "finetune") {

@@ -1,8 +1,10 @@
 // English -> Korean translation with an encoder-decoder: fine-tune on Tatoeba pairs with the
-// ready-made pipeline (chrF on held-out pairs, greedy decoding), optionally from a checkpoint
-// pretrained by span corruption, then translate sentences with beam search.
+// ready-made pipeline (chrF on held-out pairs, greedy decoding), optionally from a pretrained
+// checkpoint — a causal LM (`taesan pretrain --objective clm`, which warm-starts both stacks, as
+// the demo does) or an encoder-decoder pretrained by span corruption (`--objective span`) — then
+// translate sentences with beam search.
 //
-//   translator [data_dir = ../shared/data] [pretrained_span.safetensors]
+//   translator [data_dir = ../shared/data] [pretrain_clm.safetensors]
 #include <taesan.h>
 
 #include <cstdio>
@@ -16,7 +18,7 @@ namespace ts = taesan;
 
 int main(int argc, char** argv) try {
   const std::string data_dir = argc > 1 ? argv[1] : "../shared/data";
-  const std::string init = argc > 2 ? argv[2] : "";  // from `taesan pretrain --objective span`
+  const std::string init = argc > 2 ? argv[2] : "";  // from `taesan pretrain`: clm or span
   ts::set_num_threads(2);
   const std::string out = "translator_out";
   std::filesystem::create_directories(out);

@@ -58,28 +58,38 @@ Tensor MaskedLanguageModel::forward(const Tensor& ids, const Tensor& mask, const
   return linear(h, body->word_embeddings->weight, output_bias);
 }
 
-Tensor MaskedLanguageModel::loss(const Tensor& ids, const Tensor& labels, const Tensor& mask,
-                                 const Tensor& types) const {
+MaskedLanguageModel::MaskedLogits MaskedLanguageModel::masked_logits(const Tensor& ids,
+                                                                    const Tensor& labels,
+                                                                    const Tensor& mask,
+                                                                    const Tensor& types) const {
   TS_CHECK(labels.dim() == 2 && ids.dim() == 2 && labels.size(0) == ids.size(0) &&
                labels.size(1) == ids.size(1) && labels.dtype() == kInt64,
            "MaskedLanguageModel::loss: labels {} must be int64 of the shape of input_ids {}",
            labels.describe(), ids.describe());
   // The labelled positions of the flattened (B*T) batch.
   const std::vector<int64_t> flat = labels.contiguous().to_vector<int64_t>();
-  std::vector<int64_t> rows, targets;
+  MaskedLogits out;
+  std::vector<int64_t> targets;
   for (size_t i = 0; i < flat.size(); ++i)
     if (flat[i] != -100) {
-      rows.push_back(static_cast<int64_t>(i));
+      out.rows.push_back(static_cast<int64_t>(i));
       targets.push_back(flat[i]);
     }
-  TS_CHECK(!rows.empty(), "MaskedLanguageModel::loss: no labelled position in labels {} "
+  TS_CHECK(!out.rows.empty(), "MaskedLanguageModel::loss: no labelled position in labels {} "
            "(every label is -100)", labels.describe());
-  const int64_t n = static_cast<int64_t>(rows.size());
-  Tensor h = body->forward(ids, mask, types).hidden;                      // (B, T, D)
-  h = index_select(reshape(h, {-1, h.size(2)}), 0, from_vector(rows, {n}));  // (n, D)
+  const int64_t n = static_cast<int64_t>(out.rows.size());
+  Tensor h = body->forward(ids, mask, types).hidden;                          // (B, T, D)
+  h = index_select(reshape(h, {-1, h.size(2)}), 0, from_vector(out.rows, {n}));  // (n, D)
   h = transform_norm->forward(gelu(transform->forward(h)));
-  const Tensor logits = linear(h, body->word_embeddings->weight, output_bias);  // (n, V)
-  return cross_entropy(logits, from_vector(targets, {n}));
+  out.logits = linear(h, body->word_embeddings->weight, output_bias);  // (n, V)
+  out.targets = from_vector(targets, {n});
+  return out;
+}
+
+Tensor MaskedLanguageModel::loss(const Tensor& ids, const Tensor& labels, const Tensor& mask,
+                                 const Tensor& types) const {
+  const MaskedLogits m = masked_logits(ids, labels, mask, types);
+  return cross_entropy(m.logits, m.targets);
 }
 
 // ---- sequence classification ----

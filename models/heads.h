@@ -39,6 +39,16 @@ class MaskedLanguageModel : public nn::Module {
   Tensor loss(const Tensor& input_ids, const Tensor& labels, const Tensor& attention_mask = Tensor(),
               const Tensor& token_type_ids = Tensor()) const;
 
+  /// What loss() scores: the logits (n, V) at the n labelled positions only, their targets (n)
+  /// int64 and their flat indices into the (B*T) batch. Throws when no position is labelled.
+  struct MaskedLogits {
+    Tensor logits, targets;
+    std::vector<int64_t> rows;
+  };
+  MaskedLogits masked_logits(const Tensor& input_ids, const Tensor& labels,
+                             const Tensor& attention_mask = Tensor(),
+                             const Tensor& token_type_ids = Tensor()) const;
+
   std::shared_ptr<EncoderModel> body;
   std::shared_ptr<nn::Linear> transform;
   std::shared_ptr<nn::LayerNorm> transform_norm;

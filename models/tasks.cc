@@ -21,6 +21,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/random.h"
 #include "data/data.h"
+#include "models/electra.h"
 #include "models/generate.h"
 #include "models/heads.h"
 #include "models/metrics.h"
@@ -306,12 +307,13 @@ const std::vector<std::string>& task_names() {
 }
 
 std::string task_model_kind(const std::string& task) {
-  if (task == "spam" || task == "sentiment" || task == "ner" || task == "qa" || task == "mlm")
+  if (task == "spam" || task == "sentiment" || task == "ner" || task == "qa" || task == "mlm" ||
+      task == "rtd")
     return "encoder";
   if (task == "generation" || task == "clm") return "decoder";
   if (task == "translation" || task == "span") return "encdec";
   fail("task_model_kind: unknown task or objective '{}' (expected one of spam, sentiment, ner, "
-       "qa, generation, translation, mlm, clm, span)",
+       "qa, generation, translation, mlm, rtd, clm, span)",
        task);
 }
 
@@ -397,8 +399,8 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
                         const RunOptions& o) {
   const auto t0 = Clock::now();
   const std::string kind = task_model_kind(objective);
-  TS_CHECK(objective == "mlm" || objective == "clm" || objective == "span",
-           "pretrain: objective must be mlm, clm or span, got '{}'", objective);
+  TS_CHECK(objective == "mlm" || objective == "rtd" || objective == "clm" || objective == "span",
+           "pretrain: objective must be mlm, rtd, clm or span, got '{}'", objective);
   TS_CHECK(config.vocab_size == tok.vocab_size(),
            "pretrain: config vocab_size {} != tokenizer vocab {}", config.vocab_size,
            tok.vocab_size());
@@ -413,12 +415,13 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
 
   std::vector<data::Example> train_ex, val_ex;
   data::Batcher::Transform transform;
-  if (objective == "mlm") {
+  if (objective == "mlm" || objective == "rtd") {
     data::SegmentOptions so;
     so.max_length = o.seq_len;
     train_ex = data::sentence_segments(tok, train_texts, so);
     val_ex = data::sentence_segments(tok, val_texts, so);
-    const data::MlmOptions mo = data::mlm_options(tok);
+    data::MlmOptions mo = data::mlm_options(tok);
+    if (objective == "rtd") mo.mask_fraction = 1.0, mo.random_fraction = 0.0;  // ELECTRA: all [MASK]
     const uint64_t seed = o.seed;
     transform = [mo, seed](const data::Example& e, int64_t i, int64_t epoch) {
       return data::mask_tokens(e, mo, seed, static_cast<uint64_t>(i) * 4096 + epoch);
@@ -461,39 +464,56 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
   const auto val_batches = eval_batches(val_ex, 32, pad);
 
   std::shared_ptr<nn::Module> model;
-  std::function<Tensor(const data::Batch&)> loss_of;
+  // loss of a batch; `stream` fixes the random draws inside the loss (rtd's samples)
+  std::function<Tensor(const data::Batch&, uint64_t stream)> loss_of;
   if (objective == "mlm") {
     auto m = std::make_shared<MaskedLanguageModel>(config);
     init_unigram_bias(*m, batcher.batcher.examples());
-    loss_of = [m](const data::Batch& b) {
+    loss_of = [m](const data::Batch& b, uint64_t) {
       return m->loss(b.input_ids, b.labels, b.attention_mask);  // vocab projection at masks only
+    };
+    model = m;
+  } else if (objective == "rtd") {
+    auto m = std::make_shared<ReplacedTokenDetection>(config);
+    init_unigram_bias(*m->generator, batcher.batcher.examples());
+    const uint64_t seed = o.seed ^ 0xE1EC7Aull;
+    loss_of = [m, seed](const data::Batch& b, uint64_t stream) {
+      return m->loss(b.input_ids, b.labels, b.attention_mask, seed, stream).total;
     };
     model = m;
   } else if (objective == "clm") {
     auto m = std::make_shared<DecoderModel>(config);
-    loss_of = [m](const data::Batch& b) {
+    loss_of = [m](const data::Batch& b, uint64_t) {
       return lm_loss(m->forward(b.input_ids, b.attention_mask), b.labels);
     };
     model = m;
   } else {
     auto m = std::make_shared<EncoderDecoderModel>(config);
-    loss_of = [m](const data::Batch& b) {
+    loss_of = [m](const data::Batch& b, uint64_t) {
       return lm_loss(m->forward(b.input_ids, b.attention_mask, b.decoder_input_ids,
                                 b.decoder_attention_mask),
                      b.labels);
     };
     model = m;
   }
+  if (!o.init.empty()) {  // continued pretraining: the whole model, same class and config
+    const ModelMeta m = read_model_meta(o.init);
+    TS_CHECK(m.task.empty(), "pretrain: '{}' is a fine-tuned '{}' model, not a pretrained one",
+             o.init, m.task);
+    check_meta(m, o.init, kind, &config, tok, "pretrain");
+    load(*model, o.init);
+  }
   Trainer trainer(*model, trainer_options(o, false));
   PretrainResult r;
   r.train = trainer.fit(
       [&](int64_t i) {
         data::Batch b = batcher.get(i);
-        return StepOutput{loss_of(b), count_tokens(b)};
+        return StepOutput{loss_of(b, static_cast<uint64_t>(i)), count_tokens(b)};
       },
       [&] {
         double s = 0;
-        for (auto& b : val_batches) s += loss_of(b).to(kFloat64).item<double>();
+        uint64_t stream = uint64_t{1} << 40;  // fixed draws: every evaluation scores the same
+        for (auto& b : val_batches) s += loss_of(b, stream++).to(kFloat64).item<double>();
         return s / static_cast<double>(val_batches.size());
       });
   r.validation_loss = r.train.best_eval;

@@ -80,6 +80,9 @@ struct RunOptions {
   int64_t max_eval = 0;   ///< at most this many validation / test examples each (0: all)
   bool verbose = true;
   std::string resume_from = "";
+  /// Pretraining only: start from these weights (a checkpoint of the same objective's model,
+  /// written by pretrain) instead of random ones — continued, e.g. task-adaptive, pretraining.
+  std::string init = "";
 };
 
 /// What a pretraining run produced.
@@ -90,9 +93,10 @@ struct PretrainResult {
   TrainResult train;
 };
 
-/// Pretrains a model of `config` with `objective` ("mlm" encoder, "clm" decoder, "span"
-/// encoder-decoder) on `texts` (5% held out for the validation loss). Writes the weights and a
-/// JSON sidecar (kind, config, tokenizer fingerprint) to out_dir (required).
+/// Pretrains a model of `config` with `objective` ("mlm" encoder: masked LM; "rtd" encoder:
+/// ELECTRA's replaced-token detection; "clm" decoder; "span" encoder-decoder) on `texts` (5%
+/// held out for the validation loss), from random weights or from `options.init`. Writes the
+/// weights and a JSON sidecar (kind, config, tokenizer fingerprint) to out_dir (required).
 PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& tokenizer,
                         const std::vector<std::string>& texts, const ModelConfig& config,
                         const RunOptions& options);

@@ -129,6 +129,28 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
     CHECK_THROWS_WITH(models::finetune("spam", tok, TS_DATA_DIR, bigger, enc.weights_path, o),
                       Contains("config"));
   }
+  SECTION("ELECTRA pretraining and continued pretraining") {
+    o.name = "rtd";
+    const auto rtd = models::pretrain("rtd", tok, texts, config, o);
+    CHECK(std::isfinite(rtd.validation_loss));
+    CHECK(models::read_model_meta(rtd.weights_path).kind == "encoder");
+    o.name = "spam_rtd";  // its discriminator body starts a task model
+    CHECK(std::isfinite(models::finetune("spam", tok, TS_DATA_DIR, config, rtd.weights_path, o).score));
+    // continued (e.g. task-adaptive) masked-LM pretraining from the masked LM's weights
+    o.name = "tapt";
+    o.init = enc.weights_path;
+    CHECK(std::isfinite(models::pretrain("mlm", tok, texts, config, o).validation_loss));
+    // ... but not from another objective's model or a fine-tuned one
+    o.init = rtd.weights_path;
+    CHECK_THROWS_AS(models::pretrain("mlm", tok, texts, config, o), ts::Error);
+    o.name = "clm";
+    o.init = "";
+    const auto clm = models::pretrain("clm", tok, texts, config, o);
+    o.init = clm.weights_path;
+    CHECK_THROWS_WITH(models::pretrain("mlm", tok, texts, config, o), Contains("needs a encoder"));
+    o.init = (fs::path(dir) / "spam_rtd.safetensors").string();
+    CHECK_THROWS_WITH(models::pretrain("mlm", tok, texts, config, o), Contains("fine-tuned"));
+  }
   SECTION("fine-tune, save, evaluate again: the same score") {
     o.name = "spam";
     const auto s = models::finetune("spam", tok, TS_DATA_DIR, config, enc.weights_path, o);
