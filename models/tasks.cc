@@ -420,7 +420,7 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
     so.max_length = o.seq_len;
     train_ex = data::sentence_segments(tok, train_texts, so);
     val_ex = data::sentence_segments(tok, val_texts, so);
-    data::MlmOptions mo = data::mlm_options(tok);
+    data::MlmOptions mo = data::mlm_options(tok, o.mask_probability);
     if (objective == "rtd") mo.mask_fraction = 1.0, mo.random_fraction = 0.0;  // ELECTRA: all [MASK]
     const uint64_t seed = o.seed;
     transform = [mo, seed](const data::Example& e, int64_t i, int64_t epoch) {

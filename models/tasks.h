@@ -69,6 +69,8 @@ struct RunOptions {
   /// Fine-tuning from init weights: learning-rate multiplier of the pretrained body (the
   /// "body." parameters of encoder task models; the new head keeps `lr`).
   double body_lr_scale = 1.0;
+  /// Masked LM / replaced-token detection: the fraction of tokens selected for masking.
+  double mask_probability = 0.15;
   double warmup_ratio = 0.06;  ///< linear warmup as a fraction of the steps (then cosine decay)
   /// Label smoothing of the sequence-to-sequence loss (translation); 0: plain cross entropy.
   double label_smoothing = 0.0;

@@ -8,28 +8,21 @@
 
 #include <taesan.h>
 
+#include "heads_fixture.h"
+
 namespace ts = taesan;
 namespace models = ts::models;
 using ts::Tensor;
 using Catch::Matchers::Contains;
 
 namespace {
-models::ModelConfig config() {
-  models::ModelConfig c;
-  c.vocab_size = 30;
-  c.max_position = 16;
-  c.d_model = 8;
-  c.num_heads = 2;
-  c.num_layers = 2;
-  c.d_ff = 16;
-  return c;
-}
+models::ModelConfig config() { return heads_fixture::config(2); }
+using heads_fixture::pad_mask;
 // Two sequences; [MASK] (4) at three positions, the second sequence padded at its end.
 Tensor masked_ids() { return ts::from_vector<int64_t>({2, 4, 6, 4, 3, 2, 8, 4, 3, 0}, {2, 5}); }
 Tensor labels() {
   return ts::from_vector<int64_t>({-100, 5, -100, 7, -100, -100, -100, 9, -100, -100}, {2, 5});
 }
-Tensor pad_mask() { return ts::from_vector<int64_t>({1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, {2, 5}); }
 }  // namespace
 
 TEST_CASE("generator config: half the width and layers, at least 64 wide and 1 layer", "[electra]") {

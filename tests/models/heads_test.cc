@@ -6,24 +6,15 @@
 
 #include <taesan.h>
 
+#include "heads_fixture.h"
+
 namespace ts = taesan;
 namespace models = ts::models;
 using ts::Tensor;
 using Catch::Matchers::Contains;
 
-namespace {
-models::ModelConfig config() {
-  models::ModelConfig c;
-  c.vocab_size = 30;
-  c.max_position = 16;
-  c.d_model = 8;
-  c.num_heads = 2;
-  c.num_layers = 1;
-  c.d_ff = 16;
-  return c;
-}
-Tensor ids() { return ts::from_vector<int64_t>({2, 5, 6, 7, 3, 2, 8, 9, 3, 0}, {2, 5}); }
-}  // namespace
+using heads_fixture::config;
+using heads_fixture::ids;
 
 TEST_CASE("heads produce the right shapes and losses", "[heads]") {
   ts::manual_seed(31);
