@@ -420,6 +420,8 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
     so.max_length = o.seq_len;
     train_ex = data::sentence_segments(tok, train_texts, so);
     val_ex = data::sentence_segments(tok, val_texts, so);
+    TS_CHECK(o.mask_probability > 0 && o.mask_probability <= 1,
+             "pretrain: mask_probability must be in (0, 1], got {}", o.mask_probability);
     data::MlmOptions mo = data::mlm_options(tok, o.mask_probability);
     if (objective == "rtd") mo.mask_fraction = 1.0, mo.random_fraction = 0.0;  // ELECTRA: all [MASK]
     const uint64_t seed = o.seed;

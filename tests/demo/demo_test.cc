@@ -150,6 +150,9 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
     CHECK_THROWS_WITH(models::pretrain("mlm", tok, texts, config, o), Contains("needs a encoder"));
     o.init = (fs::path(dir) / "spam_rtd.safetensors").string();
     CHECK_THROWS_WITH(models::pretrain("mlm", tok, texts, config, o), Contains("fine-tuned"));
+    o.init = "";
+    o.mask_probability = 0.0;
+    CHECK_THROWS_WITH(models::pretrain("rtd", tok, texts, config, o), Contains("mask_probability"));
   }
   SECTION("fine-tune, save, evaluate again: the same score") {
     o.name = "spam";
