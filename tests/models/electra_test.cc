@@ -95,6 +95,19 @@ TEST_CASE("replaced-token detection: deterministic draws, gradients everywhere",
   }
 }
 
+TEST_CASE("replaced-token detection in float64", "[electra]") {
+  ts::manual_seed(44);
+  models::ReplacedTokenDetection rtd(config());
+  rtd.to(ts::kFloat64);
+  rtd.eval();
+  const auto out = rtd.loss(masked_ids(), labels(), pad_mask(), 2, 0);
+  CHECK(out.total.dtype() == ts::kFloat64);
+  CHECK(out.masked == 3);
+  CHECK(std::isfinite(out.total.item<double>()));
+  CHECK(out.total.item<double>() ==
+        Approx(out.generator.item<double>() + 50.0 * out.discriminator.item<double>()));
+}
+
 TEST_CASE("replaced-token detection: bad input is a clear error", "[electra]") {
   models::ReplacedTokenDetection rtd(config());
   CHECK_THROWS_WITH(models::ReplacedTokenDetection(config(), 0.0), Contains("discriminator_weight"));
