@@ -17,7 +17,8 @@ namespace {
 int64_t sample_row(const float* logits, int64_t V, double u, std::vector<double>& p) {
   const float top = *std::max_element(logits, logits + V);
   double total = 0;
-  for (int64_t v = 0; v < V; ++v) total += p[static_cast<size_t>(v)] = std::exp(double(logits[v]) - top);
+  for (int64_t v = 0; v < V; ++v)
+    total += p[static_cast<size_t>(v)] = std::exp(double(logits[v]) - top);
   double target = u * total, run = 0;
   for (int64_t v = 0; v < V; ++v) {
     run += p[static_cast<size_t>(v)];
@@ -41,11 +42,13 @@ ModelConfig ReplacedTokenDetection::generator_config(const ModelConfig& c) {
 ReplacedTokenDetection::ReplacedTokenDetection(const ModelConfig& c, double weight)
     : discriminator_weight(weight) {
   TS_CHECK(weight > 0 && std::isfinite(weight),
-           "ReplacedTokenDetection: discriminator_weight must be a positive number, got {}", weight);
+           "ReplacedTokenDetection: discriminator_weight must be a positive number, got {}",
+           weight);
   body = register_module("body", std::make_shared<EncoderModel>(c));
   dense = register_module("dense", std::make_shared<nn::Linear>(c.d_model, c.d_model));
   head = register_module("head", std::make_shared<nn::Linear>(c.d_model, 1));
-  generator = register_module("generator", std::make_shared<MaskedLanguageModel>(generator_config(c)));
+  generator =
+      register_module("generator", std::make_shared<MaskedLanguageModel>(generator_config(c)));
   for (nn::Linear* l : {dense.get(), head.get()}) {
     nn::init::normal_(l->weight, 0.0, 0.02);
     nn::init::zeros_(l->bias);
@@ -57,7 +60,8 @@ ReplacedTokenDetection::Losses ReplacedTokenDetection::loss(const Tensor& masked
                                                             const Tensor& mask, uint64_t seed,
                                                             uint64_t stream) const {
   TS_CHECK(masked_ids.dim() == 2 && masked_ids.dtype() == kInt64,
-           "ReplacedTokenDetection::loss: masked_ids {} must be (B, T) int64", masked_ids.describe());
+           "ReplacedTokenDetection::loss: masked_ids {} must be (B, T) int64",
+           masked_ids.describe());
   TS_CHECK(!mask.defined() || mask.shape() == masked_ids.shape(),
            "ReplacedTokenDetection::loss: attention_mask {} must have the shape of masked_ids {}",
            mask.describe(), masked_ids.describe());
@@ -87,8 +91,8 @@ ReplacedTokenDetection::Losses ReplacedTokenDetection::loss(const Tensor& masked
   // 3. The discriminator: one logit per position, binary cross entropy over the real tokens:
   //    sum_t m_t bce(x_t, y_t) / sum_t m_t.
   const Tensor disc_ids = from_vector(ids, masked_ids.shape());
-  const Tensor h = body->forward(disc_ids, mask).hidden;                    // (B, T, D)
-  const Tensor x = squeeze(head->forward(gelu(dense->forward(h))), 2);      // (B, T)
+  const Tensor h = body->forward(disc_ids, mask).hidden;                // (B, T, D)
+  const Tensor x = squeeze(head->forward(gelu(dense->forward(h))), 2);  // (B, T)
   const Tensor y = from_vector(replaced, masked_ids.shape()).to(x.dtype());
   const Tensor per = binary_cross_entropy_with_logits(x, y, Reduction::None);
   if (mask.defined()) {

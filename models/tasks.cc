@@ -423,7 +423,10 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
     TS_CHECK(o.mask_probability > 0 && o.mask_probability <= 1,
              "pretrain: mask_probability must be in (0, 1], got {}", o.mask_probability);
     data::MlmOptions mo = data::mlm_options(tok, o.mask_probability);
-    if (objective == "rtd") mo.mask_fraction = 1.0, mo.random_fraction = 0.0;  // ELECTRA: all [MASK]
+    if (objective == "rtd") {  // ELECTRA: every selected token becomes [MASK]
+      mo.mask_fraction = 1.0;
+      mo.random_fraction = 0.0;
+    }
     const uint64_t seed = o.seed;
     transform = [mo, seed](const data::Example& e, int64_t i, int64_t epoch) {
       return data::mask_tokens(e, mo, seed, static_cast<uint64_t>(i) * 4096 + epoch);

@@ -344,8 +344,8 @@ Rows<const T> PaddedRows(const Rows<const T>& x, size_t bh, size_t t, size_t col
   return {dst, x.heads * t * padded, t * padded, padded, x.heads};
 }
 
-// Transposed blocks of x (bh heads of t rows of cols) -> (bh, blocks, cols, ldb): block u holds rows
-// [u * block, ...) of one (b, h) as columns, zero padded to ldb.
+// Transposed blocks of x (bh heads of t rows of cols) -> (bh, blocks, cols, ldb): block u holds
+// rows [u * block, ...) of one (b, h) as columns, zero padded to ldb.
 template <typename T>
 void TransposedBlocks(const Rows<const T>& x, size_t bh, size_t t, size_t cols, size_t block,
                       size_t ldb, T* dst) {
@@ -534,8 +534,9 @@ inline bool TileVisible(const Dims& g, bool causal, size_t kb, size_t qb) {
 enum TileOutputs : unsigned { kKeyGrads = 1, kQueryGrads = 2 };
 
 // One tile: adds its part of dK_j and dV_j (into dk_acc: bk x dp, row stride ld_dk; dv_acc:
-// bk x dvp, ld_dv) and/or of dQ_i (into dq_acc: rows of block qb, row stride ld_dq). The first tile of an accumulator
-// overwrites it (key_first / query_first), which gives the same bits as adding to zeros.
+// bk x dvp, ld_dv) and/or of dQ_i (into dq_acc: rows of block qb, row stride ld_dq). The first tile
+// of an accumulator overwrites it (key_first / query_first), which gives the same bits as adding to
+// zeros.
 template <class D, typename T = hn::TFromD<D>>
 HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
                                const BackwardInputs<T>& in, size_t bh, size_t kb, size_t qb,

@@ -642,9 +642,11 @@ HWY_INLINE void BroadcastColumns(DV dv, size_t rows, size_t k, const T* x, Runti
   // The remaining rows in tiles of 4 and 2 rows while their accumulators fit (<= 2 MR), then 1:
   // a single-row tile has only NV independent FMA chains.
   if constexpr (4 * NV <= 2 * kMR) {
-    for (; r + 4 <= rows; r += 4) BroadcastTile<4, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
+    for (; r + 4 <= rows; r += 4)
+      BroadcastTile<4, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
   }
-  for (; r + 2 <= rows; r += 2) BroadcastTile<2, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
+  for (; r + 2 <= rows; r += 2)
+    BroadcastTile<2, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
   for (; r < rows; ++r) BroadcastTile<1, NV>(dv, k, x, as, y, ldy, e, c, ldc, r, j, transposed);
 }
 

@@ -135,7 +135,8 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
     CHECK(std::isfinite(rtd.validation_loss));
     CHECK(models::read_model_meta(rtd.weights_path).kind == "encoder");
     o.name = "spam_rtd";  // its discriminator body starts a task model
-    CHECK(std::isfinite(models::finetune("spam", tok, TS_DATA_DIR, config, rtd.weights_path, o).score));
+    CHECK(std::isfinite(
+        models::finetune("spam", tok, TS_DATA_DIR, config, rtd.weights_path, o).score));
     // continued (e.g. task-adaptive) masked-LM pretraining from the masked LM's weights
     o.name = "tapt";
     o.init = enc.weights_path;

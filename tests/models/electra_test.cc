@@ -12,8 +12,8 @@
 
 namespace ts = taesan;
 namespace models = ts::models;
-using ts::Tensor;
 using Catch::Matchers::Contains;
+using ts::Tensor;
 
 namespace {
 models::ModelConfig config() { return heads_fixture::config(2); }
@@ -25,7 +25,8 @@ Tensor labels() {
 }
 }  // namespace
 
-TEST_CASE("generator config: half the width and layers, at least 64 wide and 1 layer", "[electra]") {
+TEST_CASE("generator config: half the width and layers, at least 64 wide and 1 layer",
+          "[electra]") {
   models::ModelConfig c = config();
   c.d_model = 256;
   c.num_layers = 4;
@@ -56,19 +57,22 @@ TEST_CASE("replaced-token detection: samples, labels and both losses by hand", "
   CHECK(out.replaced == 2);  // originals 5, 7, 9 -> 7, 7, 7
   // The generator's loss: cross entropy of its logits at the masked positions.
   const auto g = rtd.generator->masked_logits(masked_ids(), labels(), pad_mask());
-  CHECK(out.generator.item<float>() == Approx(ts::cross_entropy(g.logits, g.targets).item<float>()));
+  CHECK(out.generator.item<float>() ==
+        Approx(ts::cross_entropy(g.logits, g.targets).item<float>()));
   CHECK(out.generator.item<float>() > 100.0f);  // the originals 5 and 9 have ~zero probability
   // The discriminator sees the filled-in sequence and scores every non-padding position.
   const Tensor filled = ts::from_vector<int64_t>({2, 7, 6, 7, 3, 2, 8, 7, 3, 0}, {2, 5});
   const Tensor h = rtd.body->forward(filled, pad_mask()).hidden;
-  const auto x = ts::squeeze(rtd.head->forward(ts::gelu(rtd.dense->forward(h))), 2).to_vector<float>();
+  const auto x =
+      ts::squeeze(rtd.head->forward(ts::gelu(rtd.dense->forward(h))), 2).to_vector<float>();
   const std::vector<float> y = {0, 1, 0, 0, 0, 0, 0, 1, 0, 0};
   double sum = 0;
   for (int i = 0; i < 9; ++i)  // position 9 is padding
     sum += std::log1p(std::exp(-std::abs(x[i]))) + std::max(x[i], 0.0f) - x[i] * y[i];
   CHECK(out.discriminator.item<float>() == Approx(sum / 9).epsilon(1e-5));
-  CHECK(out.total.item<float>() ==
-        Approx(out.generator.item<float>() + 50.0f * out.discriminator.item<float>()).epsilon(1e-6));
+  CHECK(
+      out.total.item<float>() ==
+      Approx(out.generator.item<float>() + 50.0f * out.discriminator.item<float>()).epsilon(1e-6));
 }
 
 TEST_CASE("replaced-token detection: deterministic draws, gradients everywhere", "[electra]") {
@@ -110,7 +114,8 @@ TEST_CASE("replaced-token detection in float64", "[electra]") {
 
 TEST_CASE("replaced-token detection: bad input is a clear error", "[electra]") {
   models::ReplacedTokenDetection rtd(config());
-  CHECK_THROWS_WITH(models::ReplacedTokenDetection(config(), 0.0), Contains("discriminator_weight"));
+  CHECK_THROWS_WITH(models::ReplacedTokenDetection(config(), 0.0),
+                    Contains("discriminator_weight"));
   CHECK_THROWS_WITH(rtd.loss(masked_ids(), ts::full({2, 5}, -100.0, ts::kInt64), pad_mask(), 1, 0),
                     Contains("no labelled position"));
   CHECK_THROWS_WITH(rtd.loss(masked_ids(), labels(), ts::ones({2, 4}, ts::kInt64), 1, 0),
