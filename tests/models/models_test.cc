@@ -75,6 +75,24 @@ TEST_CASE("2-layer models of each kind pass gradcheck in float64", "[models][gra
     INFO(r.report);
     CHECK(r.ok);
   }
+  SECTION("ELECTRA replaced-token detection (generator and discriminator, fixed draws)") {
+    // The samples are fixed by (seed, stream); a step of 1e-6 in the generator's logits does not
+    // move an inverse-CDF draw here, so the loss is smooth in every parameter around this point.
+    // Every discriminator parameter, and the generator's head (its 64-wide body alone would
+    // take half a minute of finite differences).
+    models::ReplacedTokenDetection m(tiny_config());
+    m.to(ts::kFloat64);
+    m.eval();
+    TensorList params;
+    for (auto& [name, p] : m.named_parameters())
+      if (name.rfind("generator.body.", 0) != 0) params.push_back(p);
+    REQUIRE(params.size() > m.body->parameters().size() + 4);  // + dense, head, generator head
+    Tensor masked = ids({1, 10, 3, 6, 10, 5}, 2), labels = ids({-100, 7, -100, -100, 9, -100}, 2);
+    auto r = ts::gradcheck([&](const TensorList&) { return m.loss(masked, labels, mask, 3, 0).total; },
+                           params, {.eps = 1e-6, .atol = 1e-5, .rtol = 1e-3});
+    INFO(r.report);
+    CHECK(r.ok);
+  }
   SECTION("sequence classifier with mean pooling") {
     models::SequenceClassifier m(tiny_config(), 3, 0.0, models::Pooling::kMean);
     auto r = check_params(m, [&] { return m.loss(m.forward(x, mask), ids({2, 0}, 2).reshape({-1})); });
