@@ -333,7 +333,8 @@ Tensor scatter_add_zeros(const Tensor& g, const Shape& shape, int64_t dim, const
     const T* gp = gc.data<T>();
     int64_t e = 0;
     for (StridedWalker w(ishape, {&ostr}); !w.done(); w.next(), ++e) {
-      int64_t off = w.offset(0) + (ip[e] - w.index()[dim]) * ostr[dim];
+      // A 0-d output has one element (index 0): no dim to move along.
+      int64_t off = shape.empty() ? 0 : w.offset(0) + (ip[e] - w.index()[dim]) * ostr[dim];
       o[off] += gp[e];
     }
   });
@@ -364,7 +365,8 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     T* yp = static_cast<T*>(y.raw_data());
     int64_t e = 0;
     for (StridedWalker w(index.shape(), {&x.strides()}); !w.done(); w.next(), ++e) {
-      int64_t off = w.offset(0) + (ip[e] - w.index()[d]) * x.strides()[d];
+      // A 0-d input has one element (index 0, checked above): no dim to move along.
+      int64_t off = x.dim() == 0 ? 0 : w.offset(0) + (ip[e] - w.index()[d]) * x.strides()[d];
       yp[e] = xp[off];
     }
   });

@@ -39,6 +39,8 @@ TEST_CASE("out-of-range dims and indices name the value and the range", "[errors
   CHECK_THROWS_WITH(x.transpose(0, 5), Contains("transpose"));
   CHECK_THROWS_WITH(x.index_select(1, ts::from_vector<int64_t>({0, 3})), Contains("index_select") && Contains("3"));
   CHECK_THROWS_WITH(x.gather(1, ts::from_vector<int64_t>({0, -1, 0, 0, 0, 0}, {2, 3})), Contains("gather") && Contains("-1"));
+  CHECK_THROWS_WITH(ts::scalar_tensor(2.0).gather(0, ts::scalar_tensor(1, ts::kInt64)),
+                    Contains("gather") && Contains("out of range"));
   CHECK_THROWS_WITH(ts::embedding(x, ts::from_vector<int64_t>({5})), Contains("embedding") && Contains("5"));
   CHECK_THROWS_WITH(ts::cross_entropy(x, ts::from_vector<int64_t>({0, 7})), Contains("7"));
   CHECK_THROWS_WITH(ts::nll_loss(x, ts::from_vector<int64_t>({0, 7})), Contains("nll_loss") && Contains("7"));

@@ -71,6 +71,7 @@ std::vector<OpCase> op_cases() {
   add("slice", "transposed", [](L x) { return x[0].slice(0, -2, 100); }, [] { return TensorList{transposed(4, 3)}; });
   add("index_select", "dim1_repeats", [](L x) { return x[0].index_select(1, idx({2, 0, 2})); }, [] { return TensorList{rnd({2, 3})}; });
   add("gather", "dim1", [](L x) { return x[0].gather(1, idx({0, 2, 2, 1}, {2, 2})); }, [] { return TensorList{rnd({2, 3})}; });
+  add("gather", "0d", [](L x) { return x[0].gather(-1, ts::scalar_tensor(0, ts::kInt64)) * 3.0; }, [] { return TensorList{rnd({})}; });
   add("cat", "dim1", [](L x) { return ts::cat({x[0], x[1]}, 1); }, [] { return TensorList{rnd({2, 2}), transposed(2, 3)}; });
   add("stack", "dim0", [](L x) { return ts::stack({x[0], x[1]}, -1); }, [] { return TensorList{rnd({2, 3}), strided(2, 3)}; });
   add("split", "uneven", [](L x) { auto p = ts::split(x[0], 2, 1); return p[0] * 2.0 + p[1].sum() + p[2].sum(); }, [] { return TensorList{rnd({2, 5})}; });
