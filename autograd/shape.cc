@@ -13,10 +13,10 @@ int64_t shape_numel(const Shape& shape) {
 
 Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
-  int64_t s = 1;
+  uint64_t s = 1;  // unsigned: an empty shape with huge other sizes must not overflow a signed int
   for (size_t i = shape.size(); i-- > 0;) {
-    strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    strides[i] = static_cast<int64_t>(s);
+    s *= static_cast<uint64_t>(std::max<int64_t>(shape[i], 1));
   }
   return strides;
 }

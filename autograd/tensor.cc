@@ -1,7 +1,9 @@
 // Tensor handle basics: construction over storage, inspection, element access, autograd flags.
 #include "autograd/tensor.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
@@ -22,9 +24,18 @@ Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, int64_t offset, Sh
 }
 
 Tensor Tensor::make_empty(const Shape& shape, DType dtype) {
-  for (int64_t s : shape)
-    TS_CHECK(s >= 0, "empty: negative size in shape {}", shape_str(shape));
-  auto storage = std::make_shared<Storage>(shape_numel(shape) * taesan::element_size(dtype));
+  // The byte count, refusing shapes whose size overflows (a wrapped count would allocate a
+  // buffer far smaller than the shape says).
+  size_t nbytes = taesan::element_size(dtype);
+  for (int64_t s : shape) TS_CHECK(s >= 0, "empty: negative size in shape {}", shape_str(shape));
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) nbytes = 0;
+  for (int64_t s : shape) {
+    TS_CHECK(!__builtin_mul_overflow(nbytes, static_cast<size_t>(s), &nbytes) &&
+                 nbytes <= static_cast<size_t>(std::numeric_limits<int64_t>::max() / 2),
+             "empty: shape {} of {} is too large (more than {} bytes)", shape_str(shape), dtype,
+             std::numeric_limits<int64_t>::max() / 2);
+  }
+  auto storage = std::make_shared<Storage>(nbytes);
   return from_storage(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
 }
 

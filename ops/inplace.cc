@@ -11,6 +11,17 @@
 namespace taesan {
 namespace {
 
+// Elements that share one memory location (a stride-0 dim of size > 1, as expand makes) would be
+// updated several times by add_ / mul_ / copy_, so that the result depends on the order (PyTorch
+// refuses them too). fill_ writes one value everywhere and stays allowed.
+void check_no_shared_elements(const Tensor& t, const char* fn) {
+  for (int64_t d = 0; d < t.dim(); ++d)
+    TS_CHECK(t.shape()[d] <= 1 || t.strides()[d] != 0,
+             "{}: {} has elements that share memory (dim {} has stride 0, e.g. from expand); "
+             "updating it in place is ambiguous: clone() it first",
+             fn, t.describe(), d);
+}
+
 void check_inplace(const Tensor& t, const char* fn) {
   TS_CHECK(t.defined(), "{}: undefined tensor", fn);
   if (!GradMode::is_enabled() || !t.requires_grad()) return;
@@ -34,6 +45,7 @@ Tensor& Tensor::fill_(double value) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
+  check_no_shared_elements(*this, "copy_");
   TS_CHECK(src.defined(), "copy_: undefined source");
   Tensor s = src.detach();
   if (s.storage() == storage()) s = s.clone();  // overlapping source: read it before writing
@@ -44,6 +56,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
+  check_no_shared_elements(*this, "add_");
   TS_CHECK(is_floating(dtype()), "add_: expected a floating-point tensor, got {}", describe());
   broadcast_shapes(other.shape(), shape(), "add_");
   if (is_contiguous() && other.is_contiguous() && other.shape() == shape() && other.dtype() == dtype() &&
@@ -62,6 +75,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 
 Tensor& Tensor::mul_(double scalar) {
   check_inplace(*this, "mul_");
+  check_no_shared_elements(*this, "mul_");
   TS_CHECK(is_floating(dtype()), "mul_: expected a floating-point tensor, got {}", describe());
   ops::RowPlan plan = ops::plan_rows(shape(), {strides()});
   dispatch_float(dtype(), [&](auto tag) {

@@ -86,6 +86,20 @@ TEST_CASE("in-place ops on a leaf that requires grad are refused in grad mode", 
   CHECK(x.to_vector<double>() == std::vector<double>{2, 4});
 }
 
+TEST_CASE("in-place updates of elements that share memory are refused; fill_ is allowed", "[autograd]") {
+  ts::Tensor base = ts::zeros({1, 3});
+  ts::Tensor x = base.expand({2, 3});  // both rows are the same 3 floats
+  CHECK_THROWS_WITH(x.add_(ts::ones({2, 3})), Contains("add_") && Contains("share memory"));
+  CHECK_THROWS_WITH(x.mul_(2.0), Contains("mul_") && Contains("stride 0"));
+  CHECK_THROWS_WITH(x.copy_(ts::randn({2, 3})), Contains("copy_") && Contains("clone()"));
+  CHECK(base.to_vector<float>() == std::vector<float>{0, 0, 0});  // nothing was written
+  x.fill_(4.0);
+  CHECK(base.to_vector<float>() == std::vector<float>{4, 4, 4});
+  ts::Tensor y = x.clone();  // a real (2, 3) tensor: updates are fine
+  y.add_(ts::ones({2, 3}));
+  CHECK(y.to_vector<float>() == std::vector<float>{5, 5, 5, 5, 5, 5});
+}
+
 TEST_CASE("graphs 10,000 nodes deep run and free without recursion", "[autograd]") {
   ts::Tensor x = leaf({1.0});
   ts::Tensor y = x;

@@ -5,6 +5,7 @@
 #include <taesan.h>
 
 namespace ts = taesan;
+using Catch::Matchers::Contains;
 
 TEST_CASE("factories fill, shape and dtype", "[tensor]") {
   ts::Tensor z = ts::zeros({2, 3});
@@ -28,6 +29,14 @@ TEST_CASE("factories fill, shape and dtype", "[tensor]") {
   CHECK_THROWS_AS(ts::zeros({-1, 2}), ts::Error);
   CHECK_THROWS_AS(ts::randn({2}, ts::kInt64), ts::Error);
   CHECK_THROWS_AS(v.data<float>(), ts::Error);
+}
+
+TEST_CASE("shapes whose size overflows are refused, not wrapped", "[tensor]") {
+  const int64_t big = int64_t{1} << 40;
+  CHECK_THROWS_WITH(ts::zeros({big, big}), Contains("empty") && Contains("too large"));
+  CHECK_THROWS_WITH(ts::empty({big, big, big}, ts::kFloat64), Contains("too large"));
+  CHECK(ts::empty({big, big, 0, big}).numel() == 0);  // zero elements, whatever the other sizes
+  CHECK_THROWS_WITH(ts::ones({-2, 3}), Contains("negative"));
 }
 
 TEST_CASE("storage is 64-byte aligned and reused by the caching allocator", "[tensor]") {
