@@ -411,19 +411,29 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
       // scores is the scaled max (rounding is monotonic for scale > 0), and the exp pass scales.
       const bool plain = mrow == nullptr && lim == g.bkp && p.scale > 0;
       V vmax = vneg_inf;
+      // Lanes that met a NaN score (NaN in q, k, the mask or the scale): x86's Max returns its
+      // second operand when one is NaN, so the max alone may drop it, and a row whose only
+      // visible scores are NaN would look fully masked and give zeros instead of NaN.
+      V vnan = hn::Zero(d);
       for (size_t c = 0; c < g.bkp; c += N) {
         if (plain) {
-          vmax = hn::Max(vmax, hn::LoadU(d, row + c));
+          const V x = hn::LoadU(d, row + c);
+          vmax = hn::Max(vmax, x);
+          vnan = hn::Or(vnan, hn::VecFromMask(d, hn::IsNaN(x)));
           continue;
         }
         V x = Score(d, hn::LoadU(d, row + c), vscale, mrow, c);
         if (c + N > lim) x = hn::IfThenElse(ValidLanes(d, c, 0, lim), x, vneg_inf);
         hn::StoreU(x, d, row + c);
         vmax = hn::Max(vmax, x);
+        vnan = hn::Or(vnan, hn::VecFromMask(d, hn::IsNaN(x)));
       }
       T row_max = hn::GetLane(hn::MaxOfLanes(d, vmax));
       if (plain) row_max *= static_cast<T>(p.scale);
-      const T m_new = std::max(m[r], row_max);
+      // A NaN max makes alpha, P and l NaN, so the row's output and lse are NaN, as in the
+      // reference (std::max would drop it too).
+      if (!hn::AllFalse(d, hn::MaskFromVec(vnan))) row_max = std::numeric_limits<T>::quiet_NaN();
+      const T m_new = std::isnan(row_max) ? row_max : std::max(m[r], row_max);
       if (m_new == kNegInf) {  // nothing visible yet: P = 0 (and no exp(-inf - -inf) = NaN)
         FillRow(d, row, g.bkp, T(0));
         continue;

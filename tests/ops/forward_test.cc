@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include <taesan.h>
 
@@ -36,6 +37,43 @@ TEST_CASE("softmax of fully masked rows is zero, not NaN", "[forward]") {
   ts::Tensor m = ts::from_vector<bool>({false, true, true, true}, {2, 2});
   ts::Tensor y = ts::from_vector<double>({1, 2, 3, 4}, {2, 2}).masked_fill(m, -inf).softmax(-1);
   CHECK(vals(y) == std::vector<double>{1, 0, 0, 0});
+}
+
+TEST_CASE("fused attention passes NaN through like the reference", "[forward]") {
+  // NaN in a query row, in one key, in the mask or as the scale: the fused kernel's rows must be
+  // NaN exactly where the reference's are (a row whose scores are all NaN once looked fully
+  // masked and came out as zeros), and equal elsewhere. 70 keys: two key blocks.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (ts::DType dt : {ts::kFloat32, ts::kFloat64}) {
+    ts::manual_seed(5);
+    ts::Tensor q = ts::randn({2, 2, 5, 8}, dt), k = ts::randn({2, 2, 70, 8}, dt),
+               v = ts::randn({2, 2, 70, 8}, dt);
+    ts::Tensor qn = q.clone(), kn = k.clone(), mask = ts::zeros({5, 70}, dt);
+    qn.slice(2, 1, 2).fill_(nan);  // query row 1 of every head
+    kn.slice(0, 1, 2).slice(2, 40, 41).fill_(nan);  // key 40 of batch 1
+    mask.slice(0, 3, 4).slice(1, 69, 70).fill_(nan);  // row 3, key 69 (the second block)
+    struct Run { ts::Tensor q, k, mask; std::optional<double> scale; };
+    for (const Run& r : {Run{qn, k, {}, {}}, Run{q, kn, {}, {}}, Run{q, k, mask, {}},
+                         Run{q, k, {}, nan}}) {
+      auto attend = [&](ts::AttentionBackend backend) {
+        return vals(ts::scaled_dot_product_attention(r.q, r.k, v, r.mask, 0.0, false, r.scale,
+                                                     backend));
+      };
+      const std::vector<double> fused = attend(ts::AttentionBackend::Fused);
+      const std::vector<double> ref = attend(ts::AttentionBackend::Reference);
+      REQUIRE(fused.size() == ref.size());
+      size_t nans = 0;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        REQUIRE(std::isnan(fused[i]) == std::isnan(ref[i]));
+        if (std::isnan(ref[i])) {
+          ++nans;
+        } else {
+          REQUIRE(fused[i] == Approx(ref[i]).margin(1e-5));
+        }
+      }
+      CHECK(nans > 0);
+    }
+  }
 }
 
 TEST_CASE("reductions over dims, keepdim and strided inputs", "[forward]") {
