@@ -6,9 +6,14 @@
 namespace taesan {
 
 int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
+  // A zero size anywhere gives 0 whatever the other sizes (whose product may not fit in int64:
+  // no signed overflow on the way there).
+  uint64_t n = 1;
+  for (int64_t s : shape) {
+    if (s == 0) return 0;
+    n *= static_cast<uint64_t>(s);
+  }
+  return static_cast<int64_t>(n);
 }
 
 Shape contiguous_strides(const Shape& shape) {

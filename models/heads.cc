@@ -22,12 +22,21 @@ void init_head(nn::Linear& l) {
   if (l.bias.defined()) nn::init::zeros_(l.bias);
 }
 
+// A mean over no labelled position would be 0 / 0 = NaN: refuse it with a clear error instead.
+void check_some_labelled(const Tensor& labels, const char* fn) {
+  const auto y = labels.contiguous().to_vector<int64_t>();
+  TS_CHECK(std::any_of(y.begin(), y.end(), [](int64_t v) { return v != -100; }),
+           "{}: every label of {} is -100 (ignored): no position to score", fn, labels.describe());
+}
+
 }  // namespace
 
 Tensor lm_loss(const Tensor& logits, const Tensor& labels) {
   TS_CHECK(logits.dim() == 3 && labels.dim() == 2 && logits.size(0) == labels.size(0) &&
                logits.size(1) == labels.size(1),
            "lm_loss: logits {} and labels {} must be (B, T, V) and (B, T)", logits.describe(), labels.describe());
+  TS_CHECK(labels.dtype() == kInt64, "lm_loss: labels {} must be int64", labels.describe());
+  check_some_labelled(labels, "lm_loss");
   return cross_entropy(reshape(logits, {-1, logits.size(2)}), reshape(labels, {-1}));
 }
 
@@ -147,7 +156,10 @@ Tensor TokenClassifier::loss(const Tensor& logits, const Tensor& labels, const T
            logits.describe(), labels.describe());
   const int64_t C = logits.size(2);
   const Tensor flat_logits = reshape(logits, {-1, C}), flat_labels = reshape(labels, {-1});
-  if (!w.defined()) return cross_entropy(flat_logits, flat_labels);
+  if (!w.defined()) {
+    check_some_labelled(flat_labels, "TokenClassifier::loss");
+    return cross_entropy(flat_logits, flat_labels);
+  }
   TS_CHECK(w.dim() == 1 && w.size(0) == C && w.dtype() == logits.dtype(),
            "TokenClassifier::loss: class weights {} must be ({}) {}", w.describe(), C,
            logits.dtype());
@@ -241,6 +253,9 @@ TransferReport load_pretrained_body(nn::Module& model, const std::string& path,
     TS_CHECK(it->second.shape() == t.shape(),
              "load_pretrained_body: {} has shape {} in {} but {} in the model: the checkpoint comes "
              "from another model configuration", name, shape_str(t.shape()), path, shape_str(it->second.shape()));
+    TS_CHECK(it->second.dtype() == t.dtype(),
+             "load_pretrained_body: {} is {} in {} but {} in the model (convert the model or the "
+             "checkpoint first)", name, t.dtype(), path, it->second.dtype());
     matched.push_back({target, t});
     report.loaded.push_back(target);
     targets.erase(it);

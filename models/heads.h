@@ -20,7 +20,8 @@
 
 namespace taesan::models {
 
-/// Mean cross entropy of logits (B, T, V) against labels (B, T) (-100 ignored).
+/// Mean cross entropy of logits (B, T, V) against labels (B, T) int64 (-100 ignored). Throws when
+/// every label is -100 (the mean would be NaN).
 Tensor lm_loss(const Tensor& logits, const Tensor& labels);
 /// Next-token loss: logits at t predict input_ids at t + 1 (labels = ids shifted left; -100 ignored).
 Tensor causal_lm_loss(const Tensor& logits, const Tensor& input_ids);

@@ -88,6 +88,10 @@ TEST_CASE("token classification loss: ignored positions, class weights", "[heads
   CHECK_THROWS_WITH(tok.loss(logits, labels, ts::from_vector<double>({1.0, 2.0})), Contains("class weights"));
   CHECK_THROWS_WITH(tok.loss(logits, ts::full({2, 3}, -100.0, ts::kInt64), ts::from_vector<double>(w)),
                     Contains("no labelled position"));
+  // Unweighted too (it returned NaN), and lm_loss
+  CHECK_THROWS_WITH(tok.loss(logits, ts::full({2, 3}, -100.0, ts::kInt64)), Contains("-100"));
+  CHECK_THROWS_WITH(models::lm_loss(logits, ts::full({2, 3}, -100.0, ts::kInt64)),
+                    Contains("lm_loss") && Contains("no position"));
 }
 
 TEST_CASE("mean pooling ignores padding; cls pooling reads position 0", "[heads]") {
@@ -147,5 +151,13 @@ TEST_CASE("a pretrained body transfers into a task model; freezing works", "[hea
   other.d_model = 16;
   models::SequenceClassifier wrong(other, 2);
   CHECK_THROWS_WITH(models::load_pretrained_body(wrong, path), Contains("another model configuration"));
+  // A tensor of the right shape but another dtype is an error, not listed as loaded and skipped.
+  ts::nn::NamedTensors sd = mlm.state_dict();
+  for (auto& [name, t] : sd)
+    if (name == "body.pooler.bias") t = ts::zeros(t.shape(), ts::kInt64);
+  ts::safetensors::save(path, sd);
+  models::SequenceClassifier cls2(config(), 2);
+  CHECK_THROWS_WITH(models::load_pretrained_body(cls2, path),
+                    Contains("body.pooler.bias") && Contains("int64") && Contains("float32"));
   std::remove(path.c_str());
 }

@@ -191,4 +191,7 @@ TEST_CASE("presets and bad model input", "[models][errors]") {
   CHECK_THROWS_WITH(m.forward(ids({1, 11}, 1)), Contains("11") && Contains("vocabulary"));
   CHECK_THROWS_WITH(m.forward(ts::zeros({1, 17}, ts::kInt64)), Contains("max_position"));
   CHECK_THROWS_WITH(m.forward(ts::zeros({1, 3})), Contains("int64"));
+  // An encoder sequence needs its [CLS] position (T = 0 once gave a (B, 0, d) "pooled" output).
+  models::EncoderModel enc(tiny_config());
+  CHECK_THROWS_WITH(enc.forward(ts::zeros({2, 0}, ts::kInt64)), Contains("T = 0"));
 }
