@@ -36,15 +36,26 @@ bool is_unset(const Json& j, std::string_view key) {
   return false;
 }
 
-// Finds the ByteLevel pre-tokenizer, directly or inside a Sequence; returns its use_regex.
-bool byte_level_use_regex(const Json& pre, const std::string& source) {
-  TS_CHECK(pre.is_object(), "BpeTokenizer::load: '{}': pre_tokenizer is {} (expected ByteLevel)",
-           source, pre.dump());
-  std::string type = pre.value("type", "");
-  if (type == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array() &&
-      pre["pretokenizers"].size() == 1) {
-    return byte_level_use_regex(pre["pretokenizers"][0], source);
+// A JSON value for an error message: scalars as written, arrays and objects by their type only
+// (dumping a deeply nested value recurses once per level and can overflow the stack).
+std::string json_brief(const Json& v) { return v.is_structured() ? v.type_name() : v.dump(); }
+
+// Finds the ByteLevel pre-tokenizer, directly or inside Sequences of one; returns its use_regex.
+// A loop, not recursion: the nesting depth comes from the file.
+bool byte_level_use_regex(const Json& outer, const std::string& source) {
+  const Json* node = &outer;
+  std::string type;
+  while (true) {
+    TS_CHECK(node->is_object(),
+             "BpeTokenizer::load: '{}': pre_tokenizer is {} (expected ByteLevel)", source,
+             json_brief(*node));
+    type = node->value("type", "");
+    const auto inner = node->find("pretokenizers");
+    if (type != "Sequence" || inner == node->end() || !inner->is_array() || inner->size() != 1)
+      break;
+    node = &(*inner)[0];
   }
+  const Json& pre = *node;
   TS_CHECK(type == "ByteLevel",
            "BpeTokenizer::load: '{}': pre_tokenizer type '{}' is not supported (expected "
            "ByteLevel)",
@@ -137,11 +148,11 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
              source, type);
     for (const char* key : {"dropout", "continuing_subword_prefix", "end_of_word_suffix"}) {
       TS_CHECK(is_unset(model, key), "BpeTokenizer::load: '{}': model.{} = {} is not supported",
-               source, key, model[key].dump());
+               source, key, json_brief(model[key]));
     }
     TS_CHECK(!root.contains("normalizer") || root["normalizer"].is_null(),
              "BpeTokenizer::load: '{}': normalizer {} is not supported (expected null)", source,
-             root["normalizer"].dump());
+             json_brief(root["normalizer"]));
     TS_CHECK(root.contains("pre_tokenizer") && !root["pre_tokenizer"].is_null(),
              "BpeTokenizer::load: '{}' has no pre_tokenizer (expected ByteLevel)", source);
     bool use_regex = byte_level_use_regex(root["pre_tokenizer"], source);
@@ -156,16 +167,28 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
     TS_CHECK(model.contains("vocab") && model["vocab"].is_object(),
              "BpeTokenizer::load: '{}': model.vocab is missing or not an object", source);
     std::unordered_map<int64_t, std::string> added;  // id -> content
-    if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
+    const bool has_added = root.contains("added_tokens") && root["added_tokens"].is_array();
+    // Ids are dense: every one is below the number of entries (checked before any id + 1, so a
+    // huge id can neither overflow nor size the tables).
+    const auto entries = static_cast<int64_t>(model["vocab"].size() +
+                                              (has_added ? root["added_tokens"].size() : 0));
+    auto check_id = [&](int64_t id, const std::string& what) {
+      TS_CHECK(id >= 0 && id < entries,
+               "BpeTokenizer::load: '{}': {} has id {}, outside 0..{} ({} entries)", source, what,
+               id, entries - 1, entries);
+    };
+    if (has_added) {
       for (const Json& t : root["added_tokens"]) {
         int64_t id = t.at("id").get<int64_t>();
-        TS_CHECK(id >= 0, "BpeTokenizer::load: '{}': added token id {} is negative", source, id);
+        check_id(id, "an added token");
         added[id] = t.at("content").get<std::string>();
       }
     }
     int64_t size = 0;
-    for (const auto& [tok, id] : model["vocab"].items())
+    for (const auto& [tok, id] : model["vocab"].items()) {
+      check_id(id.get<int64_t>(), "token '" + tok + "'");
       size = std::max(size, id.get<int64_t>() + 1);
+    }
     for (const auto& [id, content] : added) size = std::max(size, id + 1);
     TS_CHECK(size <= static_cast<int64_t>(model["vocab"].size() + added.size()),
              "BpeTokenizer::load: '{}': largest id {} leaves holes in a vocabulary of {} tokens",
@@ -212,9 +235,10 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
           left = m.substr(0, space);
           right = m.substr(space + 1);
         } else {
-          TS_CHECK(list[r].is_array() && list[r].size() == 2,
+          TS_CHECK(list[r].is_array() && list[r].size() == 2 && list[r][0].is_string() &&
+                       list[r][1].is_string(),
                    "BpeTokenizer::load: '{}': merge {} is {} (expected \"a b\" or [\"a\", \"b\"])",
-                   source, r, list[r].dump());
+                   source, r, json_brief(list[r]));
           left = list[r][0].get<std::string>();
           right = list[r][1].get<std::string>();
         }

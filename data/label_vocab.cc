@@ -18,8 +18,9 @@ LabelVocab::LabelVocab(std::vector<std::string> labels) {
 }
 
 int64_t LabelVocab::add(const std::string& label) {
-  TS_CHECK(label.find('\n') == std::string::npos, "LabelVocab::add: label '{}' contains a newline",
-           label);
+  // One label per line in the file: a line break inside one would not survive save / load.
+  TS_CHECK(label.find_first_of("\r\n") == std::string::npos,
+           "LabelVocab::add: label '{}' contains a line break (\\n or \\r)", label);
   auto [it, inserted] = ids_.emplace(label, size());
   if (inserted) labels_.push_back(label);
   return it->second;

@@ -51,7 +51,7 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
     const auto& start = field("answer_start");
     TS_CHECK(start.is_number_integer(),
              "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)", path,
-             number, start.dump());
+             number, start.is_structured() ? start.type_name() : start.dump());
     r.answer_start_char = start.get<int64_t>();
     TS_CHECK(!r.answer_text.empty(), "read_squad_jsonl: '{}' line {}: answer_text is empty", path,
              number);

@@ -62,12 +62,16 @@ bool is_known_unsupported(const std::string& code) {
   return known.count(code) > 0;
 }
 
+// A JSON value for an error message: scalars as written, arrays and objects by their type only
+// (dumping a deeply nested value recurses once per level and can overflow the stack).
+std::string json_brief(const Json& v) { return v.is_structured() ? v.type_name() : v.dump(); }
+
 /// Reads a JSON unsigned integer that must fit in int64.
 uint64_t json_uint(const Json& v, const std::string& src, const std::string& name,
                    const char* field) {
   TS_CHECK(v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0),
            "safetensors: {}: tensor '{}': {} must hold non-negative integers, got {}", src, name,
-           field, v.dump());
+           field, json_brief(v));
   const uint64_t u = v.get<uint64_t>();
   TS_CHECK(u <= static_cast<uint64_t>(INT64_MAX),
            "safetensors: {}: tensor '{}': {} value {} is too large", src, name, field, u);
@@ -111,7 +115,7 @@ Header parse_header(std::string_view text, uint64_t data_start, uint64_t data_si
       for (auto m = v.begin(); m != v.end(); ++m) {
         TS_CHECK(m.value().is_string(),
                  "safetensors: {}: __metadata__ value of '{}' must be a string, got {}", src,
-                 m.key(), m.value().dump());
+                 m.key(), json_brief(m.value()));
         header.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;

@@ -319,7 +319,14 @@ TEST_CASE("bad input gives errors naming file, line and problem", "[data][datase
       temp_file("missing.jsonl", R"({"context": "x", "answer_start": 0, "answer_text": "x"})");
   CHECK_THAT(error_of([&] { ts::data::read_squad_jsonl(missing); }),
              Catch::Contains("line 1") && Catch::Contains("\"question\""));
-  // Label files.
+  // A deeply nested value (its message once dumped it recursively: a stack overflow).
+  std::string deep = R"({"context": "x", "question": "?", "answer_text": "x", "answer_start": )" +
+                     std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THAT(error_of([&] { ts::data::read_squad_jsonl(temp_file("deep.jsonl", deep)); }),
+             Catch::Contains("answer_start") && Catch::Contains("array"));
+  // Label files; a label with a line break would not come back from its file.
+  CHECK_THAT(error_of([&] { ts::data::LabelVocab({"neg", "pos\r"}); }),
+             Catch::Contains("line break"));
   std::string dup = temp_file("dup_labels.txt", "a\nb\na\n");
   CHECK_THAT(error_of([&] { ts::data::LabelVocab::load(dup); }),
              Catch::Contains("line 3") && Catch::Contains("'a'"));

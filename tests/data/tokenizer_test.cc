@@ -1,6 +1,8 @@
 // Tests of BpeTokenizer: known merges, exact round trips for any bytes and every line of the pack,
 // special tokens, offsets, batch encoding, tokenizer.json save/load, determinism and errors.
 #include <catch2/catch.hpp>
+
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "autograd/parallel.h"
@@ -192,6 +194,39 @@ TEST_CASE("a hand-written Hugging Face tokenizer.json loads and encodes", "[data
   bad = j;
   bad["model"]["type"] = "WordPiece";
   CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }), Catch::Contains("WordPiece"));
+  // Corrupt files found by an edge-case sweep: each a clear error, never a crash.
+  bad = j;  // a huge id once overflowed id + 1 and wrote outside the tables
+  bad["model"]["vocab"]["he"] = std::numeric_limits<int64_t>::max();
+  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }),
+             Catch::Contains("'he'") && Catch::Contains("outside"));
+  bad = j;
+  bad["added_tokens"][0]["id"] = std::numeric_limits<int64_t>::max();
+  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }), Catch::Contains("added token"));
+  bad = j;  // a merge whose result is the added (special) token's text
+  bad["model"]["vocab"]["ab"] = 259;
+  bad["added_tokens"][0]["content"] = "ab";
+  bad["model"]["merges"].push_back(nlohmann::json::array({"a", "b"}));
+  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }), Catch::Contains("special"));
+  // Deep nesting (once a stack overflow), written as text (dumping it would recurse here too):
+  // 100,000 Sequences of one around the ByteLevel pre-tokenizer, and a 100,000-deep array.
+  const std::string plain = j.dump(), byte_level = j["pre_tokenizer"].dump();
+  const size_t depth = 100000;
+  std::string seq;
+  for (size_t i = 0; i < depth; ++i) seq += "{\"type\":\"Sequence\",\"pretokenizers\":[";
+  seq += byte_level;
+  for (size_t i = 0; i < depth; ++i) seq += "]}";
+  std::string text = plain;
+  text.replace(text.find(byte_level), byte_level.size(), seq);
+  CHECK(BpeTokenizer::from_json(text).vocab_size() == 260);
+  text = plain;
+  text.replace(text.find("\"normalizer\":null"), 17,
+               "\"normalizer\":" + std::string(depth, '[') + std::string(depth, ']'));
+  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(text); }), Catch::Contains("normalizer array"));
+  // Special tokens are stored as JSON text: invalid UTF-8 is refused when the tokenizer is made.
+  ts::data::BpeTrainOptions o;
+  o.vocab_size = 300;
+  o.special_tokens = {"\xff\xfe"};
+  CHECK_THAT(error_of([&] { BpeTokenizer::train({"abc"}, o); }), Catch::Contains("UTF-8"));
 }
 
 TEST_CASE("tokenizer errors are clear", "[data][tokenizer]") {
