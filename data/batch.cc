@@ -152,7 +152,9 @@ void Batcher::set_epoch(int64_t epoch) {
   if (!options_.bucket_by_length) {
     cut(order.begin(), order.end());
   } else {
-    const int64_t pool = bs * options_.bucket_pool_batches;
+    // bs * bucket_pool_batches examples per pool, at most all of them (the product may not fit).
+    const int64_t pool =
+        bs > n / options_.bucket_pool_batches ? n : bs * options_.bucket_pool_batches;
     for (int64_t start = 0; start < n; start += pool) {
       auto begin = order.begin() + start;
       auto end = order.begin() + std::min(n, start + pool);

@@ -2,6 +2,7 @@
 #include "data/classification.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "autograd/error.h"
 
@@ -18,7 +19,9 @@ ClassificationDataset load_classification_tsv(const std::string& path,
                                  .progress = options.progress});
   const int64_t label_col = options.label_column.resolve(file);
   const int64_t text_col = options.text_column.resolve(file);
-  const int64_t needed = std::max(label_col, text_col) + 1;
+  // Columns the rows must have (saturated: a column index of INT64_MAX must not wrap around).
+  const int64_t last_col = std::max(label_col, text_col);
+  const int64_t needed = last_col < std::numeric_limits<int64_t>::max() ? last_col + 1 : last_col;
   ClassificationDataset ds;
   std::vector<std::string> raw_labels;
   for (const TsvRow& row : file.rows) {

@@ -2,6 +2,7 @@
 #include "data/parallel_text.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "autograd/error.h"
 
@@ -17,7 +18,9 @@ ParallelDataset load_parallel_tsv(const std::string& path, const BpeTokenizer& t
   int64_t src_col = options.source_column.resolve(file);
   int64_t tgt_col = options.target_column.resolve(file);
   if (options.reverse) std::swap(src_col, tgt_col);
-  const int64_t needed = std::max(src_col, tgt_col) + 1;
+  // Columns the rows must have (saturated: a column index of INT64_MAX must not wrap around).
+  const int64_t last_col = std::max(src_col, tgt_col);
+  const int64_t needed = last_col < std::numeric_limits<int64_t>::max() ? last_col + 1 : last_col;
   const int64_t bos = tokenizer.token_to_id(options.bos_token);
   const int64_t eos = tokenizer.token_to_id(options.eos_token);
   ParallelDataset ds;

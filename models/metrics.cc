@@ -2,6 +2,7 @@
 #include "models/metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -55,21 +56,23 @@ double accuracy(const std::vector<int64_t>& p, const std::vector<int64_t>& l) {
 double macro_f1(const std::vector<int64_t>& p, const std::vector<int64_t>& l, int64_t num_classes) {
   TS_CHECK(p.size() == l.size(), "macro_f1: {} predictions for {} labels", p.size(), l.size());
   TS_CHECK(num_classes > 0, "macro_f1: num_classes must be positive, got {}", num_classes);
-  std::vector<int64_t> tp(num_classes, 0), fp(num_classes, 0), fn(num_classes, 0);
+  // Counts of the classes that occur only (num_classes may be large): class -> (tp, fp, fn),
+  // in class order so that the sum is always taken in the same order.
+  std::map<int64_t, std::array<int64_t, 3>> counts;
   for (size_t i = 0; i < p.size(); ++i) {
     TS_CHECK(p[i] >= 0 && p[i] < num_classes && l[i] >= 0 && l[i] < num_classes,
              "macro_f1: class out of range at {} (prediction {}, label {}, {} classes)", i, p[i], l[i], num_classes);
-    if (p[i] == l[i]) tp[p[i]]++;
-    else fp[p[i]]++, fn[l[i]]++;
+    if (p[i] == l[i]) {
+      counts[p[i]][0]++;
+    } else {
+      counts[p[i]][1]++;
+      counts[l[i]][2]++;
+    }
   }
   double sum = 0;
-  int64_t classes = 0;
-  for (int64_t c = 0; c < num_classes; ++c) {
-    if (tp[c] + fp[c] + fn[c] == 0) continue;
-    ++classes;
-    sum += 2.0 * tp[c] / static_cast<double>(2 * tp[c] + fp[c] + fn[c]);
-  }
-  return classes == 0 ? 0.0 : sum / classes;
+  for (const auto& [c, n] : counts)
+    sum += 2.0 * static_cast<double>(n[0]) / static_cast<double>(2 * n[0] + n[1] + n[2]);
+  return counts.empty() ? 0.0 : sum / static_cast<double>(counts.size());
 }
 
 namespace {

@@ -196,21 +196,24 @@ PositionalEncoding::PositionalEncoding(int64_t d_model, int64_t max_len, double 
   TS_CHECK(d_model > 0 && max_len > 0, "PositionalEncoding: d_model ({}) and max_len ({}) must be positive",
            d_model, max_len);
   // pe[pos, 2i] = sin(pos / 10000^(2i/d)), pe[pos, 2i+1] = cos(pos / 10000^(2i/d))
-  std::vector<float> values(max_len * d_model);
+  Tensor table = empty({max_len, d_model});  // refuses a max_len * d_model that overflows
+  float* values = table.data<float>();
   for (int64_t pos = 0; pos < max_len; ++pos)
     for (int64_t i = 0; i < d_model; ++i) {
       double angle = pos / std::pow(10000.0, static_cast<double>(i - i % 2) / d_model);
       values[pos * d_model + i] = static_cast<float>(i % 2 == 0 ? std::sin(angle) : std::cos(angle));
     }
-  pe = register_buffer("pe", from_vector<float>(values, {max_len, d_model}), /*persistent=*/false);
+  pe = register_buffer("pe", table, /*persistent=*/false);
   dropout = register_module("dropout", std::make_shared<Dropout>(p));
 }
 
 Tensor PositionalEncoding::forward(const Tensor& x, int64_t offset) const {
   TS_CHECK(x.dim() == 3 && x.size(2) == pe.size(1), "PositionalEncoding: input must be (B, T, {}), got {}",
            pe.size(1), x.describe());
-  TS_CHECK(offset >= 0 && offset + x.size(1) <= pe.size(0),
-           "PositionalEncoding: positions {}..{} exceed max_len {}", offset, offset + x.size(1), pe.size(0));
+  // offset <= max_len - T rather than offset + T <= max_len: a huge offset must not wrap around.
+  TS_CHECK(offset >= 0 && x.size(1) <= pe.size(0) && offset <= pe.size(0) - x.size(1),
+           "PositionalEncoding: {} positions from offset {} exceed max_len {}", x.size(1), offset,
+           pe.size(0));
   Tensor p = slice(pe, 0, offset, offset + x.size(1));
   return dropout->forward(add(x, p.dtype() == x.dtype() ? p : p.to(x.dtype())));
 }
@@ -229,9 +232,9 @@ LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len, int64_t 
 Tensor LearnedPositionalEmbedding::forward(const Tensor& x, int64_t offset) const {
   TS_CHECK(x.dim() == 3 && x.size(2) == weight.size(1),
            "LearnedPositionalEmbedding: input must be (B, T, {}), got {}", weight.size(1), x.describe());
-  TS_CHECK(offset >= 0 && offset + x.size(1) <= weight.size(0),
-           "LearnedPositionalEmbedding: positions {}..{} exceed max_len {}", offset, offset + x.size(1),
-           weight.size(0));
+  TS_CHECK(offset >= 0 && x.size(1) <= weight.size(0) && offset <= weight.size(0) - x.size(1),
+           "LearnedPositionalEmbedding: {} positions from offset {} exceed max_len {}", x.size(1),
+           offset, weight.size(0));
   return add(x, slice(weight, 0, offset, offset + x.size(1)));
 }
 

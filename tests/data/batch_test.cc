@@ -139,6 +139,19 @@ TEST_CASE("batcher: every example once per epoch, deterministic, reshuffled per 
   CHECK(ordered.batch_indices(1).front() == 10);
 }
 
+TEST_CASE("a batch size larger than the data makes one batch, also when bucketing", "[data][batch]") {
+  // batch_size * bucket_pool_batches once overflowed to 0 or below and the plan never ended.
+  std::vector<Example> examples;
+  for (int64_t i = 0; i < 5; ++i) examples.push_back(make({1, 2, 3}, {}, LabelKind::kNone));
+  for (int64_t pool_batches : {1, 2, 4}) {
+    ts::data::Batcher b(examples, {.batch_size = int64_t{1} << 62,
+                                   .bucket_by_length = true,
+                                   .bucket_pool_batches = pool_batches});
+    CHECK(b.num_batches() == 1);
+    CHECK(b.batch(0).indices.size() == 5);
+  }
+}
+
 TEST_CASE("bucketing by length reduces padding", "[data][batch]") {
   std::vector<Example> examples;
   for (int64_t i = 0; i < 400; ++i) {

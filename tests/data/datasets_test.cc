@@ -2,6 +2,8 @@
 // alignment, plain-text blocks and segments, and a ts::Error naming file and line for bad input.
 #include <algorithm>
 #include <catch2/catch.hpp>
+
+#include <limits>
 #include <map>
 #include <set>
 
@@ -319,6 +321,13 @@ TEST_CASE("bad input gives errors naming file, line and problem", "[data][datase
       temp_file("missing.jsonl", R"({"context": "x", "answer_start": 0, "answer_text": "x"})");
   CHECK_THAT(error_of([&] { ts::data::read_squad_jsonl(missing); }),
              Catch::Contains("line 1") && Catch::Contains("\"question\""));
+  // A column index of INT64_MAX (its + 1 once wrapped around and the row check passed).
+  std::string two_cols = temp_file("two_cols.tsv", "a\tx\n");
+  CHECK_THAT(error_of([&] {
+               ts::data::load_classification_tsv(
+                   two_cols, tok, {.label_column = std::numeric_limits<int64_t>::max()});
+             }),
+             Catch::Contains("line 1") && Catch::Contains("column"));
   // A deeply nested value (its message once dumped it recursively: a stack overflow).
   std::string deep = R"({"context": "x", "question": "?", "answer_text": "x", "answer_start": )" +
                      std::string(100000, '[') + std::string(100000, ']') + "}";

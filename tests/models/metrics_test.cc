@@ -1,6 +1,8 @@
 // Metrics against hand-computed values.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <taesan.h>
 
 #include "models/metrics.h"
@@ -12,6 +14,11 @@ TEST_CASE("classification metrics", "[metrics]") {
   // class 0: tp 0 fp 1 fn 1 -> f1 0; class 1: tp 2 fp 1 fn 1 -> 4/6
   CHECK(m::macro_f1({1, 0, 1, 1}, {1, 1, 1, 0}, 2) == Approx((0.0 + 4.0 / 6) / 2));
   CHECK_THROWS_AS(m::accuracy({1}, {1, 0}), taesan::Error);
+  // Classes that never occur do not count, so num_classes may be anything large (it once sized
+  // three count vectors: INT64_MAX threw std::length_error).
+  const double f1 = m::macro_f1({1, 0, 1, 1}, {1, 1, 1, 0}, 2);
+  CHECK(m::macro_f1({1, 0, 1, 1}, {1, 1, 1, 0}, std::numeric_limits<int64_t>::max()) == f1);
+  CHECK(m::macro_f1({}, {}, 3) == 0.0);
 }
 
 TEST_CASE("entity-level F1 follows seqeval", "[metrics]") {
