@@ -30,6 +30,8 @@ void check_options(const GenerationOptions& o, int64_t vocab) {
   TS_CHECK(o.top_p > 0 && o.top_p <= 1, "generate: top_p must be in (0, 1], got {}", o.top_p);
   TS_CHECK(o.repetition_penalty > 0, "generate: repetition_penalty must be > 0, got {}", o.repetition_penalty);
   TS_CHECK(o.num_beams >= 1, "generate: num_beams must be >= 1, got {}", o.num_beams);
+  TS_CHECK(std::isfinite(o.length_penalty), "generate: length_penalty must be finite, got {}",
+           o.length_penalty);
   TS_CHECK(!(o.num_beams > 1 && o.do_sample), "generate: beam search does not sample; use num_beams = 1 with do_sample");
   TS_CHECK(o.eos_token_id < vocab, "generate: eos_token_id {} outside the vocabulary of {}", o.eos_token_id, vocab);
 }

@@ -39,6 +39,9 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads,
            "MultiheadAttention: embed_dim {} is not divisible by num_heads {}", embed_dim, num_heads);
   TS_CHECK(options.dropout >= 0 && options.dropout < 1,
            "MultiheadAttention: dropout must be in [0, 1), got {}", options.dropout);
+  TS_CHECK(options.kdim >= 0 && options.vdim >= 0,
+           "MultiheadAttention: kdim ({}) and vdim ({}) must be positive, or 0 for embed_dim",
+           options.kdim, options.vdim);
   const int64_t kdim = options.kdim > 0 ? options.kdim : embed_dim;
   const int64_t vdim = options.vdim > 0 ? options.vdim : embed_dim;
   options_.kdim = kdim;

@@ -208,8 +208,9 @@ PositionalEncoding::PositionalEncoding(int64_t d_model, int64_t max_len, double 
 }
 
 Tensor PositionalEncoding::forward(const Tensor& x, int64_t offset) const {
-  TS_CHECK(x.dim() == 3 && x.size(2) == pe.size(1), "PositionalEncoding: input must be (B, T, {}), got {}",
-           pe.size(1), x.describe());
+  TS_CHECK(x.dim() == 3 && x.size(2) == pe.size(1) && is_floating(x.dtype()),
+           "PositionalEncoding: input must be floating-point (B, T, {}), got {}", pe.size(1),
+           x.describe());
   // offset <= max_len - T rather than offset + T <= max_len: a huge offset must not wrap around.
   TS_CHECK(offset >= 0 && x.size(1) <= pe.size(0) && offset <= pe.size(0) - x.size(1),
            "PositionalEncoding: {} positions from offset {} exceed max_len {}", x.size(1), offset,

@@ -130,7 +130,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // (..., m, k) x (k, n): fold the batch into m, one GEMM.
     Shape out = a.shape();
     out.back() = b.shape()[1];
-    return reshape(ops::mm(reshape(a, {-1, k_a}), b), out);
+    // The row count spelled out: with k = 0, {-1, 0} would not say how many rows there are.
+    const int64_t rows = shape_numel(Shape(a.shape().begin(), a.shape().end() - 1));
+    return reshape(ops::mm(reshape(a, {rows, k_a}), b), out);
   }
   // Broadcast the batch dims, then one strided-batched GEMM.
   Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);

@@ -1,6 +1,8 @@
 // nn::Module: registration and its checks, dotted names in PyTorch's order, buffers, children,
 // train/eval propagation, zero_grad, parameter counts, printing, dtype conversion, state dicts.
 #include <catch2/catch.hpp>
+
+#include <limits>
 #include <memory>
 
 #include "autograd/factory.h"
@@ -168,6 +170,8 @@ TEST_CASE("modules print as a tree with parameter counts", "[nn][module]") {
         ")");
   CHECK(nn::format_count(1234567) == "1,234,567");
   CHECK(nn::format_count(999) == "999");
+  CHECK(nn::format_count(-1234) == "-1,234");
+  CHECK(nn::format_count(std::numeric_limits<int64_t>::min()) == "-9,223,372,036,854,775,808");
 }
 
 TEST_CASE("Module::to converts parameters in place", "[nn][module]") {

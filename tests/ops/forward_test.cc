@@ -92,6 +92,21 @@ TEST_CASE("reductions over dims, keepdim and strided inputs", "[forward]") {
   CHECK(ts::arange(5).sum().item<int64_t>() == 10);
 }
 
+TEST_CASE("matmul and linear over an empty inner dimension give zeros and the bias", "[forward]") {
+  // k = 0 with batch dims once asked reshape for {-1, 0}, which names no row count.
+  ts::Tensor a = ts::randn({2, 3, 0}, ts::kFloat64).requires_grad_();
+  ts::Tensor y = ts::matmul(a, ts::randn({0, 4}, ts::kFloat64));
+  CHECK(y.shape() == ts::Shape{2, 3, 4});
+  CHECK(vals(y) == std::vector<double>(24, 0.0));
+  ts::Tensor b = ts::from_vector<double>({1, 2, 3, 4}).requires_grad_();
+  ts::Tensor z = ts::linear(a, ts::randn({4, 0}, ts::kFloat64), b);
+  CHECK(z.shape() == ts::Shape{2, 3, 4});
+  CHECK(vals(z.sum(ts::Shape{0, 1})) == std::vector<double>{6, 12, 18, 24});
+  z.sum().backward();
+  CHECK(vals(b.grad()) == std::vector<double>{6, 6, 6, 6});
+  CHECK(a.grad().shape() == ts::Shape{2, 3, 0});
+}
+
 TEST_CASE("matmul agrees across layouts", "[forward]") {
   ts::manual_seed(3);
   ts::Tensor a = ts::randn({5, 7}, ts::kFloat64), b = ts::randn({7, 3}, ts::kFloat64);

@@ -153,6 +153,7 @@ TEST_CASE("incremental decoding with the KV cache gives the full pass's outputs"
 
 TEST_CASE("bad transformer input is a clear error", "[transformer][errors]") {
   CHECK_THROWS_WITH(nn::MultiheadAttention(10, 3), Contains("divisible") && Contains("10") && Contains("3"));
+  CHECK_THROWS_WITH(nn::MultiheadAttention(6, 2, {.kdim = -1}), Contains("kdim"));
   nn::MultiheadAttention mha(8, 2);
   Tensor x = ts::randn({2, 3, 8});
   CHECK_THROWS_WITH(mha.forward(ts::randn({2, 3, 6}), x, x), Contains("query"));
