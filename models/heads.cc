@@ -29,6 +29,30 @@ void check_some_labelled(const Tensor& labels, const char* fn) {
            "{}: every label of {} is -100 (ignored): no position to score", fn, labels.describe());
 }
 
+// Cross entropy of logits (N, C) against labels (N) weighted per class, -100 ignored:
+// sum_i w[y_i] l_i / sum_i w[y_i] (torch's weighted mean). The weights are constants.
+Tensor class_weighted_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& w,
+                                    const char* fn) {
+  const int64_t C = logits.size(1);
+  TS_CHECK(w.dim() == 1 && w.size(0) == C && w.dtype() == logits.dtype(),
+           "{}: class weights {} must be ({}) {}", fn, w.describe(), C, logits.dtype());
+  // per-position weight w[y_i], 0 where the label is ignored (-100)
+  const auto y = labels.contiguous().to_vector<int64_t>();
+  const auto wv = w.to(kFloat64).to_vector<double>();
+  std::vector<double> wi(y.size(), 0.0);
+  double total = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == -100) continue;
+    TS_CHECK(y[i] >= 0 && y[i] < C, "{}: label {} outside [0, {})", fn, y[i], C);
+    total += wi[i] = wv[static_cast<size_t>(y[i])];
+  }
+  TS_CHECK(total > 0, "{}: no labelled position (or zero total weight) in {}", fn,
+           labels.describe());
+  Tensor per = cross_entropy(logits, labels, {.reduction = Reduction::None});  // (N)
+  const Tensor weights = from_vector(wi, {static_cast<int64_t>(wi.size())}).to(logits.dtype());
+  return mul(sum(mul(per, weights)), 1.0 / total);
+}
+
 }  // namespace
 
 Tensor lm_loss(const Tensor& logits, const Tensor& labels) {
@@ -126,13 +150,15 @@ Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& mask, const 
 }
 
 Tensor SequenceClassifier::loss(const Tensor& logits, const Tensor& labels, const Tensor& w) const {
-  if (!w.defined()) return cross_entropy(logits, labels);
-  TS_CHECK(w.dim() == 1 && w.size(0) == logits.size(1) && w.dtype() == logits.dtype(),
-           "SequenceClassifier::loss: class weights {} must be ({}) {}", w.describe(), logits.size(1), logits.dtype());
-  // weighted mean: sum_i w[y_i] l_i / sum_i w[y_i]  (torch's weighted cross entropy)
-  Tensor per = cross_entropy(logits, labels, {.reduction = Reduction::None});
-  Tensor wi = index_select(w, 0, labels);
-  return div(sum(mul(per, wi)), sum(wi));
+  TS_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.dtype() == kInt64 &&
+               logits.size(0) == labels.size(0),
+           "SequenceClassifier::loss: logits {} and labels {} must be (B, C) and int64 (B)",
+           logits.describe(), labels.describe());
+  if (!w.defined()) {
+    check_some_labelled(labels, "SequenceClassifier::loss");
+    return cross_entropy(logits, labels);
+  }
+  return class_weighted_cross_entropy(logits, labels, w, "SequenceClassifier::loss");
 }
 
 // ---- token classification ----
@@ -160,24 +186,7 @@ Tensor TokenClassifier::loss(const Tensor& logits, const Tensor& labels, const T
     check_some_labelled(flat_labels, "TokenClassifier::loss");
     return cross_entropy(flat_logits, flat_labels);
   }
-  TS_CHECK(w.dim() == 1 && w.size(0) == C && w.dtype() == logits.dtype(),
-           "TokenClassifier::loss: class weights {} must be ({}) {}", w.describe(), C,
-           logits.dtype());
-  // per-position weight w[y_i], 0 where the label is ignored (-100)
-  const auto y = flat_labels.contiguous().to_vector<int64_t>();
-  const auto wv = w.to(kFloat64).to_vector<double>();
-  std::vector<double> wi(y.size(), 0.0);
-  double total = 0;
-  for (size_t i = 0; i < y.size(); ++i) {
-    if (y[i] == -100) continue;
-    TS_CHECK(y[i] >= 0 && y[i] < C, "TokenClassifier::loss: label {} outside [0, {})", y[i], C);
-    total += wi[i] = wv[static_cast<size_t>(y[i])];
-  }
-  TS_CHECK(total > 0, "TokenClassifier::loss: no labelled position (or zero total weight) in {}",
-           labels.describe());
-  Tensor per = cross_entropy(flat_logits, flat_labels, {.reduction = Reduction::None});  // (B*T)
-  const Tensor weights = from_vector(wi, {static_cast<int64_t>(wi.size())}).to(logits.dtype());
-  return mul(sum(mul(per, weights)), 1.0 / total);
+  return class_weighted_cross_entropy(flat_logits, flat_labels, w, "TokenClassifier::loss");
 }
 
 // ---- question answering ----

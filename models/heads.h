@@ -72,7 +72,8 @@ class SequenceClassifier : public nn::Module {
   /// logits (B, num_labels).
   Tensor forward(const Tensor& input_ids, const Tensor& attention_mask = Tensor(),
                  const Tensor& token_type_ids = Tensor()) const;
-  /// Cross entropy with optional per-class weights (num_labels).
+  /// Cross entropy of logits (B, num_labels) against labels (B) int64, -100 ignored, with optional
+  /// per-class weights (num_labels): torch's weighted mean. Throws when no label is scored.
   Tensor loss(const Tensor& logits, const Tensor& labels, const Tensor& class_weights = Tensor()) const;
 
   std::shared_ptr<EncoderModel> body;

@@ -26,10 +26,18 @@ TEST_CASE("heads produce the right shapes and losses", "[heads]") {
   CHECK(models::lm_loss(logits, labels).item<float>() > 0);
   models::SequenceClassifier cls(config(), 3);
   CHECK(cls.forward(x, mask).shape() == ts::Shape{2, 3});
-  Tensor l = cls.loss(cls.forward(x, mask), ts::from_vector<int64_t>({0, 2}), ts::from_vector<float>({1, 1, 1}));
-  Tensor l2 = ts::cross_entropy(cls.forward(x, mask), ts::from_vector<int64_t>({0, 2}));
-  CHECK(l.item<float>() > 0);
-  (void)l2;
+  Tensor lg = cls.forward(x, mask);  // one forward (dropout draws differ between passes)
+  Tensor y = ts::from_vector<int64_t>({0, 2});
+  const float plain = ts::cross_entropy(lg, y).item<float>();
+  CHECK(plain > 0);
+  CHECK(cls.loss(lg, y).item<float>() == Approx(plain));
+  CHECK(cls.loss(lg, y, ts::from_vector<float>({1, 1, 1})).item<float>() == Approx(plain));
+  // -100 is ignored with and without weights (index_select on it once threw with weights)
+  Tensor y1 = ts::from_vector<int64_t>({0, -100});
+  const float row0 = ts::cross_entropy(lg.slice(0, 0, 1), y.slice(0, 0, 1)).item<float>();
+  CHECK(cls.loss(lg, y1).item<float>() == Approx(row0));
+  CHECK(cls.loss(lg, y1, ts::from_vector<float>({2, 1, 1})).item<float>() == Approx(row0));
+  CHECK_THROWS_WITH(cls.loss(lg, ts::full({2}, -100.0, ts::kInt64)), Contains("-100"));
   models::TokenClassifier tok(config(), 7);
   CHECK(tok.forward(x, mask).shape() == ts::Shape{2, 5, 7});
   models::QuestionAnswering qa(config());
