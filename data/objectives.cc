@@ -31,7 +31,13 @@ Example mask_tokens(const Example& example, const MlmOptions& options, uint64_t 
            "mask_tokens: probability {} / mask_fraction {} / random_fraction {} are not valid "
            "fractions (each in [0, 1], mask + random <= 1)",
            options.probability, options.mask_fraction, options.random_fraction);
-  std::unordered_set<int64_t> special(options.special_ids.begin(), options.special_ids.end());
+  std::unordered_set<int64_t> special;
+  for (int64_t id : options.special_ids) {
+    TS_CHECK(id >= 0 && id < options.vocab_size,
+             "mask_tokens: special id {} is outside the vocabulary of {}", id, options.vocab_size);
+    special.insert(id);
+  }
+  // Random replacements are drawn from the regular ids: there must be one.
   TS_CHECK(static_cast<int64_t>(special.size()) < options.vocab_size,
            "mask_tokens: every id of the vocabulary ({}) is special", options.vocab_size);
   Example out;

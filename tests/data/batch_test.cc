@@ -227,6 +227,12 @@ TEST_CASE("masked-LM masking: 15% of non-special tokens, 80/10/10", "[data][obje
                ts::data::mask_tokens(std::vector<int64_t>{5, vocab}, opt, 1, 0);
              }),
              Catch::Contains("position 1"));
+  CHECK_THAT(error_of([&] {
+               auto bad = opt;
+               bad.special_ids.push_back(vocab + 7);
+               ts::data::mask_tokens(ids, bad, 1, 0);
+             }),
+             Catch::Contains("special id " + std::to_string(vocab + 7)));
 }
 
 TEST_CASE("masking in a batcher transform is the same for any thread count", "[data][objectives]") {
