@@ -182,6 +182,15 @@ const T* MaskRow(const T* base, int64_t stride, size_t count, size_t width, T* b
   return buf;
 }
 
+// Whether any of the `width` elements of row is NaN.
+template <class D, typename T = hn::TFromD<D>>
+HWY_INLINE bool RowHasNaN(D d, const T* row, size_t width) {
+  const size_t N = hn::Lanes(d);
+  for (size_t c = 0; c < width; c += N)
+    if (!hn::AllFalse(d, hn::IsNaN(hn::LoadU(d, row + c)))) return true;
+  return false;
+}
+
 // The score of one element: s * scale + mask. Every tile of the backward, in either schedule,
 // uses this one expression, so the recomputed probabilities are the same bits everywhere.
 template <class D, class V = hn::Vec<D>>
@@ -213,13 +222,16 @@ HWY_INLINE hn::Vec<D> Exp2Float(D d, hn::Vec<D> t) {
 }
 
 // exp(x - m) of the softmax tiles, x <= m up to rounding: float through Exp2Float, double through
-// hn::Exp (its polynomial is what double accuracy needs). x = -inf or m = +inf give 0.
+// hn::Exp (its polynomial is what double accuracy needs). x = -inf or m = +inf give 0; a NaN
+// stays NaN.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ExpDiff(D d, V x, V m) {
   if constexpr (sizeof(hn::TFromD<D>) == 4) {
     return Exp2Float(d, hn::Mul(hn::Sub(x, m), hn::Set(d, 1.4426950408889634f)));
   } else {
-    return hn::Exp(d, hn::Sub(x, m));
+    // hn::Exp clamps its argument with Max, which drops a NaN on x86: keep NaN scores NaN.
+    const V diff = hn::Sub(x, m);
+    return hn::IfThenElse(hn::IsNaN(diff), diff, hn::Exp(d, diff));
   }
 }
 
@@ -411,29 +423,24 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
       // scores is the scaled max (rounding is monotonic for scale > 0), and the exp pass scales.
       const bool plain = mrow == nullptr && lim == g.bkp && p.scale > 0;
       V vmax = vneg_inf;
-      // Lanes that met a NaN score (NaN in q, k, the mask or the scale): x86's Max returns its
-      // second operand when one is NaN, so the max alone may drop it, and a row whose only
-      // visible scores are NaN would look fully masked and give zeros instead of NaN.
-      V vnan = hn::Zero(d);
       for (size_t c = 0; c < g.bkp; c += N) {
         if (plain) {
-          const V x = hn::LoadU(d, row + c);
-          vmax = hn::Max(vmax, x);
-          vnan = hn::Or(vnan, hn::VecFromMask(d, hn::IsNaN(x)));
+          vmax = hn::Max(vmax, hn::LoadU(d, row + c));
           continue;
         }
         V x = Score(d, hn::LoadU(d, row + c), vscale, mrow, c);
         if (c + N > lim) x = hn::IfThenElse(ValidLanes(d, c, 0, lim), x, vneg_inf);
         hn::StoreU(x, d, row + c);
         vmax = hn::Max(vmax, x);
-        vnan = hn::Or(vnan, hn::VecFromMask(d, hn::IsNaN(x)));
       }
       T row_max = hn::GetLane(hn::MaxOfLanes(d, vmax));
       if (plain) row_max *= static_cast<T>(p.scale);
-      // A NaN max makes alpha, P and l NaN, so the row's output and lse are NaN, as in the
-      // reference (std::max would drop it too).
-      if (!hn::AllFalse(d, hn::MaskFromVec(vnan))) row_max = std::numeric_limits<T>::quiet_NaN();
-      const T m_new = std::isnan(row_max) ? row_max : std::max(m[r], row_max);
+      T m_new = std::max(m[r], row_max);  // a NaN m[r] stays NaN
+      // x86's Max returns its second operand when one is NaN, so the max may drop NaN scores
+      // (NaN in q, k, the mask or the scale). With a finite max they still make P and l NaN;
+      // only a max of -inf would hide them (the row would look fully masked and give zeros):
+      // look for them then, so that the output is NaN as in the reference.
+      if (m_new == kNegInf && RowHasNaN(d, row, g.bkp)) m_new = std::numeric_limits<T>::quiet_NaN();
       if (m_new == kNegInf) {  // nothing visible yet: P = 0 (and no exp(-inf - -inf) = NaN)
         FillRow(d, row, g.bkp, T(0));
         continue;
