@@ -50,8 +50,9 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<bool> spe
     if (special_[id]) {
       TS_CHECK(!vocab_[id].empty(), "BpeTokenizer: special token {} is empty", id);
       // tokenizer.json stores special tokens as JSON text: they must be valid UTF-8.
-      TS_CHECK(is_valid_utf8(vocab_[id]), "BpeTokenizer: special token {} ('{}') is not valid UTF-8",
-               id, bytes_to_printable(vocab_[id]));
+      TS_CHECK(is_valid_utf8(vocab_[id]),
+               "BpeTokenizer: special token {} ('{}') is not valid UTF-8", id,
+               bytes_to_printable(vocab_[id]));
       TS_CHECK(special_to_id_.emplace(vocab_[id], i).second,
                "BpeTokenizer: special token '{}' appears twice", vocab_[id]);
       specials_by_length_.push_back(i);
@@ -74,7 +75,8 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> vocab, std::vector<bool> spe
     // Special tokens are matched before BPE runs: a merge that reads or makes one is corrupt.
     TS_CHECK(regular(m.left) && regular(m.right) && regular(m.result),
              "BpeTokenizer: merge {} ({} + {} -> {}) uses an id that is special or outside the "
-             "{} tokens", r, m.left, m.right, m.result, vocab_.size());
+             "{} tokens",
+             r, m.left, m.right, m.result, vocab_.size());
     // A repeated merge keeps its first (best) rank, as in Hugging Face's loader.
     merge_ranks_.emplace(pair_key(m.left, m.right), MergeRank{static_cast<int32_t>(r), m.result});
   }

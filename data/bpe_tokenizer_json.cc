@@ -170,8 +170,8 @@ BpeTokenizer BpeTokenizer::from_json(const std::string& json_text, const std::st
     const bool has_added = root.contains("added_tokens") && root["added_tokens"].is_array();
     // Ids are dense: every one is below the number of entries (checked before any id + 1, so a
     // huge id can neither overflow nor size the tables).
-    const auto entries = static_cast<int64_t>(model["vocab"].size() +
-                                              (has_added ? root["added_tokens"].size() : 0));
+    const auto entries =
+        static_cast<int64_t>(model["vocab"].size() + (has_added ? root["added_tokens"].size() : 0));
     auto check_id = [&](int64_t id, const std::string& what) {
       TS_CHECK(id >= 0 && id < entries,
                "BpeTokenizer::load: '{}': {} has id {}, outside 0..{} ({} entries)", source, what,

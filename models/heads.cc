@@ -264,7 +264,8 @@ TransferReport load_pretrained_body(nn::Module& model, const std::string& path,
              "from another model configuration", name, shape_str(t.shape()), path, shape_str(it->second.shape()));
     TS_CHECK(it->second.dtype() == t.dtype(),
              "load_pretrained_body: {} is {} in {} but {} in the model (convert the model or the "
-             "checkpoint first)", name, t.dtype(), path, it->second.dtype());
+             "checkpoint first)",
+             name, t.dtype(), path, it->second.dtype());
     matched.push_back({target, t});
     report.loaded.push_back(target);
     targets.erase(it);

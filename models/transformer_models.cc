@@ -69,8 +69,10 @@ EncoderOutput EncoderModel::forward(const Tensor& ids, const Tensor& attention_m
                                     const Tensor& token_type_ids) const {
   check_token_ids(ids, config_, "EncoderModel");
   const int64_t T = ids.size(1);
-  TS_CHECK(T >= 1, "EncoderModel: input_ids {} hold no token (T = 0): the pooled output needs the "
-           "[CLS] position", ids.describe());
+  TS_CHECK(T >= 1,
+           "EncoderModel: input_ids {} hold no token (T = 0): the pooled output needs the "
+           "[CLS] position",
+           ids.describe());
   Tensor x = add(word_embeddings->forward(ids), position_embeddings->forward(positions(0, T)));
   Tensor types = token_type_ids.defined() ? token_type_ids : zeros(ids.shape(), kInt64);
   TS_CHECK(types.shape() == ids.shape(), "EncoderModel: token_type_ids {} must match input_ids {}",

@@ -86,7 +86,8 @@ TEST_CASE("in-place ops on a leaf that requires grad are refused in grad mode", 
   CHECK(x.to_vector<double>() == std::vector<double>{2, 4});
 }
 
-TEST_CASE("in-place updates of elements that share memory are refused; fill_ is allowed", "[autograd]") {
+TEST_CASE("in-place updates of elements that share memory are refused; fill_ is allowed",
+          "[autograd]") {
   ts::Tensor base = ts::zeros({1, 3});
   ts::Tensor x = base.expand({2, 3});  // both rows are the same 3 floats
   CHECK_THROWS_WITH(x.add_(ts::ones({2, 3})), Contains("add_") && Contains("share memory"));

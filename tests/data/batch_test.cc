@@ -139,7 +139,8 @@ TEST_CASE("batcher: every example once per epoch, deterministic, reshuffled per 
   CHECK(ordered.batch_indices(1).front() == 10);
 }
 
-TEST_CASE("a batch size larger than the data makes one batch, also when bucketing", "[data][batch]") {
+TEST_CASE("a batch size larger than the data makes one batch, also when bucketing",
+          "[data][batch]") {
   // batch_size * bucket_pool_batches once overflowed to 0 or below and the plan never ended.
   std::vector<Example> examples;
   for (int64_t i = 0; i < 5; ++i) examples.push_back(make({1, 2, 3}, {}, LabelKind::kNone));

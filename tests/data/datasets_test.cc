@@ -2,7 +2,6 @@
 // alignment, plain-text blocks and segments, and a ts::Error naming file and line for bad input.
 #include <algorithm>
 #include <catch2/catch.hpp>
-
 #include <limits>
 #include <map>
 #include <set>
@@ -334,7 +333,9 @@ TEST_CASE("bad input gives errors naming file, line and problem", "[data][datase
   CHECK_THAT(error_of([&] { ts::data::read_squad_jsonl(temp_file("deep.jsonl", deep)); }),
              Catch::Contains("answer_start") && Catch::Contains("array"));
   // Label files; a label with a line break would not come back from its file.
-  CHECK_THAT(error_of([&] { ts::data::LabelVocab({"neg", "pos\r"}); }),
+  CHECK_THAT(error_of([&] {
+               ts::data::LabelVocab({"neg", "pos\r"});
+             }),
              Catch::Contains("line break"));
   std::string dup = temp_file("dup_labels.txt", "a\nb\na\n");
   CHECK_THAT(error_of([&] { ts::data::LabelVocab::load(dup); }),

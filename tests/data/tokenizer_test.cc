@@ -1,7 +1,6 @@
 // Tests of BpeTokenizer: known merges, exact round trips for any bytes and every line of the pack,
 // special tokens, offsets, batch encoding, tokenizer.json save/load, determinism and errors.
 #include <catch2/catch.hpp>
-
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -201,7 +200,8 @@ TEST_CASE("a hand-written Hugging Face tokenizer.json loads and encodes", "[data
              Catch::Contains("'he'") && Catch::Contains("outside"));
   bad = j;
   bad["added_tokens"][0]["id"] = std::numeric_limits<int64_t>::max();
-  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }), Catch::Contains("added token"));
+  CHECK_THAT(error_of([&] { BpeTokenizer::from_json(bad.dump()); }),
+             Catch::Contains("added token"));
   bad = j;  // a merge whose result is the added (special) token's text
   bad["model"]["vocab"]["ab"] = 259;
   bad["added_tokens"][0]["content"] = "ab";

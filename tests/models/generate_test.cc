@@ -1,10 +1,9 @@
 // Generation: cached greedy decoding equals argmax over full passes, sampling is seeded,
 // top_k = 1 is greedy, beam search with one beam is greedy, EOS stops, bad options fail.
-#include <catch2/catch.hpp>
-
-#include <cmath>
-
 #include <taesan.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
 
 namespace ts = taesan;
 namespace models = ts::models;
@@ -83,9 +82,8 @@ TEST_CASE("bad generation options are clear errors", "[generate][errors]") {
   CHECK_THROWS_WITH(models::generate(m, {}, {}), Contains("prompt"));
   CHECK_THROWS_WITH(models::generate(m, {1}, {.temperature = 0}), Contains("temperature"));
   CHECK_THROWS_WITH(models::generate(m, {1}, {.top_p = 1.5}), Contains("top_p"));
-  CHECK_THROWS_WITH(
-      models::generate(m, {1}, {.num_beams = 2, .length_penalty = std::nan("")}),
-      Contains("length_penalty"));
+  CHECK_THROWS_WITH(models::generate(m, {1}, {.num_beams = 2, .length_penalty = std::nan("")}),
+                    Contains("length_penalty"));
   CHECK_THROWS_WITH(models::generate(m, {1}, {.do_sample = true, .num_beams = 2}), Contains("beam"));
   CHECK_THROWS_WITH(models::generate(m, {99}, {}), Contains("99"));
 }

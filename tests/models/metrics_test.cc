@@ -1,11 +1,10 @@
 // Metrics against hand-computed values.
-#include <catch2/catch.hpp>
-
-#include <limits>
+#include "models/metrics.h"
 
 #include <taesan.h>
 
-#include "models/metrics.h"
+#include <catch2/catch.hpp>
+#include <limits>
 
 namespace m = taesan::models;
 

@@ -2,7 +2,6 @@
 // tests/fixtures/nn/make_nn_fixtures.py), gradcheck of every layer and of a composed model,
 // Dropout's train/eval behaviour, containers, and clear errors for wrong inputs.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <limits>
 #include <memory>
@@ -223,11 +222,14 @@ TEST_CASE("layers reject wrong inputs with clear errors", "[nn][layers]") {
   // Position tables: sizes and offsets whose arithmetic would overflow are refused (a table of
   // max_len * d_model once wrapped to 4 floats and was written past its end).
   const int64_t huge = std::numeric_limits<int64_t>::max();
-  CHECK_THROWS_WITH(nn::PositionalEncoding(4, (int64_t{1} << 62) + 1), Catch::Contains("too large"));
+  CHECK_THROWS_WITH(nn::PositionalEncoding(4, (int64_t{1} << 62) + 1),
+                    Catch::Contains("too large"));
   nn::PositionalEncoding sinus(8, 10);
   nn::LearnedPositionalEmbedding learned(10, 8);
-  CHECK_THROWS_WITH(sinus.forward(ts::zeros({1, 1, 8}), huge), Catch::Contains("exceed max_len 10"));
-  CHECK_THROWS_WITH(learned.forward(ts::zeros({1, 1, 8}), huge), Catch::Contains("exceed max_len 10"));
+  CHECK_THROWS_WITH(sinus.forward(ts::zeros({1, 1, 8}), huge),
+                    Catch::Contains("exceed max_len 10"));
+  CHECK_THROWS_WITH(learned.forward(ts::zeros({1, 1, 8}), huge),
+                    Catch::Contains("exceed max_len 10"));
   CHECK_THROWS_WITH(sinus.forward(ts::zeros({1, 11, 8})), Catch::Contains("exceed max_len 10"));
   CHECK(learned.forward(ts::zeros({1, 3, 8}), 7).shape() == ts::Shape{1, 3, 8});
 }

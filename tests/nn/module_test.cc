@@ -1,7 +1,6 @@
 // nn::Module: registration and its checks, dotted names in PyTorch's order, buffers, children,
 // train/eval propagation, zero_grad, parameter counts, printing, dtype conversion, state dicts.
 #include <catch2/catch.hpp>
-
 #include <limits>
 #include <memory>
 

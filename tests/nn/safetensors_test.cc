@@ -206,10 +206,10 @@ TEST_CASE("malformed headers are clear errors", "[nn][safetensors]") {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   CHECK_THAT(header_error("{\"__metadata__\":{\"k\":" + deep + "}}", ""),
              Catch::Contains("__metadata__ value") && Catch::Contains("array"));
-  CHECK_THAT(header_error("{\"a\":{\"dtype\":\"F32\",\"shape\":" + deep +
-                              ",\"data_offsets\":[0,8]}}",
-                          f32x2),
-             Catch::Contains("'a'"));
+  CHECK_THAT(
+      header_error("{\"a\":{\"dtype\":\"F32\",\"shape\":" + deep + ",\"data_offsets\":[0,8]}}",
+                   f32x2),
+      Catch::Contains("'a'"));
   CHECK_THAT(header_error(R"({"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})",
                           std::string("\x01\x07", 2)),
              Catch::Contains("bool tensor 'm' holds byte 7"));

@@ -1,12 +1,11 @@
 // Forward values of ops on hand-checked inputs: broadcasting, strided inputs, masked rows,
 // dtype promotion, integer ops, matmul layouts, determinism across thread counts.
-#include <catch2/catch.hpp>
+#include <taesan.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <optional>
-
-#include <taesan.h>
 
 namespace ts = taesan;
 
@@ -49,15 +48,18 @@ TEST_CASE("fused attention passes NaN through like the reference", "[forward]") 
     ts::Tensor q = ts::randn({2, 2, 5, 8}, dt), k = ts::randn({2, 2, 70, 8}, dt),
                v = ts::randn({2, 2, 70, 8}, dt);
     ts::Tensor qn = q.clone(), kn = k.clone(), mask = ts::zeros({5, 70}, dt);
-    qn.slice(2, 1, 2).fill_(nan);  // query row 1 of every head
-    kn.slice(0, 1, 2).slice(2, 40, 41).fill_(nan);  // key 40 of batch 1
+    qn.slice(2, 1, 2).fill_(nan);                     // query row 1 of every head
+    kn.slice(0, 1, 2).slice(2, 40, 41).fill_(nan);    // key 40 of batch 1
     mask.slice(0, 3, 4).slice(1, 69, 70).fill_(nan);  // row 3, key 69 (the second block)
-    struct Run { ts::Tensor q, k, mask; std::optional<double> scale; };
-    for (const Run& r : {Run{qn, k, {}, {}}, Run{q, kn, {}, {}}, Run{q, k, mask, {}},
-                         Run{q, k, {}, nan}}) {
+    struct Run {
+      ts::Tensor q, k, mask;
+      std::optional<double> scale;
+    };
+    for (const Run& r :
+         {Run{qn, k, {}, {}}, Run{q, kn, {}, {}}, Run{q, k, mask, {}}, Run{q, k, {}, nan}}) {
       auto attend = [&](ts::AttentionBackend backend) {
-        return vals(ts::scaled_dot_product_attention(r.q, r.k, v, r.mask, 0.0, false, r.scale,
-                                                     backend));
+        return vals(
+            ts::scaled_dot_product_attention(r.q, r.k, v, r.mask, 0.0, false, r.scale, backend));
       };
       const std::vector<double> fused = attend(ts::AttentionBackend::Fused);
       const std::vector<double> ref = attend(ts::AttentionBackend::Reference);

@@ -3,14 +3,13 @@
 // transposed, expanded and strided views, with and without requires_grad), then backward through
 // each result. A ts::Error is a correct answer to bad input; any other exception fails the test,
 // and a crash fails the test program. (This sweep found a segfault in gather on 0-d tensors.)
-#include <catch2/catch.hpp>
+#include <taesan.h>
 
+#include <catch2/catch.hpp>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <taesan.h>
 
 namespace ts = taesan;
 using ts::Tensor;
@@ -77,7 +76,10 @@ TEST_CASE("every op answers awkward inputs with a result or a ts::Error", "[ops]
       {"silu", [](const Tensor& x) { return ts::silu(x); }},
       {"clamp", [](const Tensor& x) { return ts::clamp(x, 0.5, -0.5); }},
       {"sum", [](const Tensor& x) { return x.sum(-1, true); }},
-      {"sum dims", [](const Tensor& x) { return x.sum(ts::Shape{0, 0}); }},
+      {"sum dims",
+       [](const Tensor& x) {
+         return x.sum(ts::Shape{0, 0});
+       }},
       {"mean", [](const Tensor& x) { return x.mean(1); }},
       {"max", [](const Tensor& x) { return ts::max(x); }},
       {"argmax", [](const Tensor& x) { return ts::argmax(x, -1, true); }},
@@ -85,14 +87,26 @@ TEST_CASE("every op answers awkward inputs with a result or a ts::Error", "[ops]
       {"var", [](const Tensor& x) { return ts::var(x, -1, 5); }},
       {"softmax", [](const Tensor& x) { return x.softmax(0); }},
       {"log_softmax", [](const Tensor& x) { return x.log_softmax(-1); }},
-      {"reshape", [](const Tensor& x) { return x.reshape({3, -1}); }},
-      {"reshape 0", [](const Tensor& x) { return x.reshape({0, -1}); }},
+      {"reshape",
+       [](const Tensor& x) {
+         return x.reshape({3, -1});
+       }},
+      {"reshape 0",
+       [](const Tensor& x) {
+         return x.reshape({0, -1});
+       }},
       {"view", [](const Tensor& x) { return x.view({-1}); }},
       {"flatten", [](const Tensor& x) { return x.flatten(1); }},
-      {"permute", [](const Tensor& x) { return x.permute({0, 0}); }},
+      {"permute",
+       [](const Tensor& x) {
+         return x.permute({0, 0});
+       }},
       {"unsqueeze", [](const Tensor& x) { return x.unsqueeze(9); }},
       {"squeeze", [](const Tensor& x) { return x.squeeze(0); }},
-      {"expand", [](const Tensor& x) { return x.expand({-1, -1}); }},
+      {"expand",
+       [](const Tensor& x) {
+         return x.expand({-1, -1});
+       }},
       {"slice", [](const Tensor& x) { return x.slice(-1, -2, -1); }},
       {"slice step", [](const Tensor& x) { return x.slice(0, 0, 3, 2); }},
       {"split", [](const Tensor& x) { return ts::split(x, 2, 0).at(0); }},
@@ -118,18 +132,25 @@ TEST_CASE("every op answers awkward inputs with a result or a ts::Error", "[ops]
       {"where", [](const Tensor& a, const Tensor& b) { return ts::where(a, b, b); }},
       {"index_select", [](const Tensor& a, const Tensor& b) { return a.index_select(0, b); }},
       {"gather", [](const Tensor& a, const Tensor& b) { return a.gather(-1, b); }},
-      {"cat", [](const Tensor& a, const Tensor& b) { return ts::cat({a, b}, -1); }},
-      {"stack", [](const Tensor& a, const Tensor& b) { return ts::stack({a, b}, 0); }},
+      {"cat",
+       [](const Tensor& a, const Tensor& b) {
+         return ts::cat({a, b}, -1);
+       }},
+      {"stack",
+       [](const Tensor& a, const Tensor& b) {
+         return ts::stack({a, b}, 0);
+       }},
       {"embedding", [](const Tensor& a, const Tensor& b) { return ts::embedding(a, b, 1); }},
       {"cross_entropy", [](const Tensor& a, const Tensor& b) { return ts::cross_entropy(a, b); }},
       {"nll_loss", [](const Tensor& a, const Tensor& b) { return ts::nll_loss(a, b); }},
-      {"bce", [](const Tensor& a, const Tensor& b) {
-         return ts::binary_cross_entropy_with_logits(a, b);
-       }},
-      {"attention", [](const Tensor& a, const Tensor& b) {
+      {"bce",
+       [](const Tensor& a, const Tensor& b) { return ts::binary_cross_entropy_with_logits(a, b); }},
+      {"attention",
+       [](const Tensor& a, const Tensor& b) {
          return ts::scaled_dot_product_attention(a, a, b, Tensor(), 0.0, true);
        }},
-      {"layer_norm affine", [](const Tensor& a, const Tensor& b) {
+      {"layer_norm affine",
+       [](const Tensor& a, const Tensor& b) {
          return ts::layer_norm(a, {a.dim() ? a.size(-1) : 1}, b, b);
        }},
   };
