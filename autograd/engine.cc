@@ -1,5 +1,5 @@
 // Backward engine (see engine.h).
-#include "autograd/engine.h"
+#include "taesan/autograd/engine.h"
 
 #include <cstdint>
 #include <functional>
@@ -9,10 +9,10 @@
 #include <unordered_set>
 #include <utility>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "autograd/profiler.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/autograd/profiler.h"
 
 namespace taesan::autograd {
 namespace {

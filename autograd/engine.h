@@ -5,7 +5,7 @@
 #include <functional>
 #include <optional>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

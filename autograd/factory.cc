@@ -1,12 +1,12 @@
 // Tensor factories (see factory.h).
-#include "autograd/factory.h"
+#include "taesan/autograd/factory.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "autograd/parallel.h"
-#include "autograd/random.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/random.h"
 
 namespace taesan {
 namespace {

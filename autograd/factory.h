@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

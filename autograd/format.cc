@@ -1,7 +1,7 @@
 // Tensor printing (see format.h).
-#include "autograd/format.h"
+#include "taesan/autograd/format.h"
 
-#include "autograd/node.h"
+#include "taesan/autograd/node.h"
 
 #include <cmath>
 

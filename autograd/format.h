@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 /// The printed form of a tensor (PyTorch-like; at most 3 leading and trailing items per dim

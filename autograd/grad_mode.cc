@@ -1,5 +1,5 @@
 // Thread-local grad mode (see grad_mode.h).
-#include "autograd/grad_mode.h"
+#include "taesan/autograd/grad_mode.h"
 
 namespace taesan {
 namespace {

@@ -1,13 +1,13 @@
 // gradcheck / gradgradcheck: analytic Jacobian row by row (one backward per output element),
 // numeric Jacobian column by column (two forwards per input element).
-#include "autograd/gradcheck.h"
+#include "taesan/autograd/gradcheck.h"
 
 #include <cmath>
 
-#include "autograd/engine.h"
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/random.h"
+#include "taesan/autograd/engine.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/core/random.h"
 
 namespace taesan {
 namespace {

@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

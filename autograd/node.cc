@@ -1,12 +1,12 @@
 // Nodes, recording, saved tensors, and iterative graph destruction (a graph 100,000 nodes deep
 // is freed without recursing 100,000 frames: destructors park their edges and lambdas in a
 // thread-local list that the outermost destructor drains).
-#include "autograd/node.h"
+#include "taesan/autograd/node.h"
 
 #include <atomic>
 
-#include "autograd/grad_mode.h"
-#include "autograd/profiler.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/profiler.h"
 
 namespace taesan::autograd {
 namespace {

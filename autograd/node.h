@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::autograd {
 

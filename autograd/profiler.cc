@@ -1,7 +1,7 @@
 // The op-level profiler (see profiler.h). Each thread keeps its own timestamps (the last event,
 // the depth of live Scopes); totals go to one table under a mutex, touched only while enabled.
 // A reset() or enable() bumps an epoch so that a thread's stale "last event" is never used.
-#include "autograd/profiler.h"
+#include "taesan/autograd/profiler.h"
 
 #include <fmt/format.h>
 

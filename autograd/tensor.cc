@@ -1,13 +1,13 @@
 // Tensor handle basics: construction over storage, inspection, element access, autograd flags.
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
+#include "taesan/autograd/engine.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
 
 namespace taesan {
 

@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/dtype.h"
-#include "autograd/error.h"
-#include "autograd/shape.h"
-#include "autograd/storage.h"
+#include "taesan/core/dtype.h"
+#include "taesan/core/error.h"
+#include "taesan/core/shape.h"
+#include "taesan/core/storage.h"
 
 namespace taesan {
 

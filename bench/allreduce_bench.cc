@@ -16,7 +16,7 @@
 #include <benchmark/benchmark.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <taesan.h>
+#include <taesan/taesan.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,7 +26,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "dist/dist.h"
+#include "taesan/dist/dist.h"
 
 namespace ts = taesan;
 

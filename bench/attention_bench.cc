@@ -20,13 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "autograd/engine.h"
-#include "autograd/factory.h"
-#include "autograd/parallel.h"
-#include "autograd/storage.h"
-#include "ops/attention.h"
-#include "ops/kernels/attention.h"
-#include "taesan.h"
+#include "taesan/autograd/engine.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/storage.h"
+#include "taesan/ops/attention.h"
+#include "taesan/ops/kernels/attention.h"
+#include "taesan/taesan.h"
 
 namespace ts = taesan;
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/parallel.h"
-#include "ops/kernels/elementwise.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/elementwise.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;

@@ -9,7 +9,7 @@
 //   instead of the wall clock: use it on a machine shared with other jobs (the wall clock then
 //   measures the neighbours; the FMA peak is then per thread CPU time as well).
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "bench/gemm_bench.cc"
+#define HWY_TARGET_INCLUDE "taesan/bench/gemm_bench.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 
@@ -65,9 +65,9 @@ HWY_AFTER_NAMESPACE();
 #include <thread>
 #include <vector>
 
-#include "autograd/parallel.h"
-#include "ops/kernels/elementwise.h"
-#include "ops/kernels/gemm.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/elementwise.h"
+#include "taesan/ops/kernels/gemm.h"
 
 #ifdef TS_HAVE_OPENBLAS
 extern "C" {

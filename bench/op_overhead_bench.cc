@@ -2,7 +2,7 @@
 // The difference between the two is the cost of recording (target: under 1 µs).
 #include <benchmark/benchmark.h>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

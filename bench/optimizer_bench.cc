@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "autograd/parallel.h"
-#include "ops/kernels/optimizer.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/optimizer.h"
 
 namespace k = taesan::kernels;
 

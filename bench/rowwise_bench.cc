@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/parallel.h"
-#include "ops/kernels/rowwise.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/rowwise.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/parallel.h"
-#include "data/bpe_tokenizer.h"
-#include "data/text_io.h"
+#include "taesan/core/parallel.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/data/text_io.h"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // bench/torch_reference.py prints for the same model in PyTorch (bench/compare.sh runs both).
 // A plain program (not Google Benchmark's runner): warm-up, N measured steps, median and spread.
 #include <sys/resource.h>
-#include <taesan.h>
+#include <taesan/taesan.h>
 #include <time.h>
 
 #include <algorithm>

@@ -1,11 +1,11 @@
 // Collation into padded tensors and the per-epoch batch plan (shuffle, optional length buckets).
-#include "data/batch.h"
+#include "taesan/data/batch.h"
 
 #include <algorithm>
 
-#include "autograd/error.h"
-#include "autograd/factory.h"
-#include "data/rng.h"
+#include "taesan/core/error.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/data/rng.h"
 
 namespace taesan::data {
 namespace {

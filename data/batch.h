@@ -7,8 +7,8 @@
 #include <functional>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "data/example.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/data/example.h"
 
 namespace taesan::data {
 

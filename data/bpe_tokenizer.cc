@@ -1,17 +1,17 @@
 // BpeTokenizer: vocabulary tables, encoding (special tokens, pre-tokenization, a word cache, and
 // the ranked-merge loop with a heap per word) and decoding. JSON lives in bpe_tokenizer_json.cc,
 // training in bpe_trainer.cc.
-#include "data/bpe_tokenizer.h"
+#include "taesan/data/bpe_tokenizer.h"
 
 #include <algorithm>
 #include <functional>
 #include <mutex>
 #include <queue>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
-#include "data/pretokenizer.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
+#include "taesan/data/pretokenizer.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 namespace {

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/text_io.h"
+#include "taesan/data/text_io.h"
 
 namespace taesan::data {
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "autograd/error.h"
-#include "data/bpe_tokenizer.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 namespace {

@@ -7,10 +7,10 @@
 #include <functional>
 #include <queue>
 
-#include "autograd/error.h"
-#include "data/bpe_tokenizer.h"
-#include "data/pretokenizer.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/data/pretokenizer.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 namespace {

@@ -1,10 +1,10 @@
 // load_classification_tsv: TSV rows -> label ids + "[CLS] text [SEP]" examples.
-#include "data/classification.h"
+#include "taesan/data/classification.h"
 
 #include <algorithm>
 #include <limits>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::data {
 

@@ -1,12 +1,12 @@
 // LabelVocab: label <-> id maps and their one-label-per-line file.
-#include "data/label_vocab.h"
+#include "taesan/data/label_vocab.h"
 
 #include <fmt/format.h>
 
 #include <fstream>
 
-#include "autograd/error.h"
-#include "data/text_io.h"
+#include "taesan/core/error.h"
+#include "taesan/data/text_io.h"
 
 namespace taesan::data {
 

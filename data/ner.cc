@@ -1,10 +1,10 @@
 // CoNLL reading with BIO validation, and word -> sub-word label alignment.
-#include "data/ner.h"
+#include "taesan/data/ner.h"
 
 #include <algorithm>
 
-#include "autograd/error.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 namespace {

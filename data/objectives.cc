@@ -1,12 +1,12 @@
 // Masked-LM masking, causal-LM shift and T5 span corruption (see objectives.h).
-#include "data/objectives.h"
+#include "taesan/data/objectives.h"
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
-#include "autograd/error.h"
-#include "data/rng.h"
+#include "taesan/core/error.h"
+#include "taesan/data/rng.h"
 
 namespace taesan::data {
 

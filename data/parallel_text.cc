@@ -1,10 +1,10 @@
 // load_parallel_tsv: TSV pairs -> encoder inputs, decoder inputs and shifted target labels.
-#include "data/parallel_text.h"
+#include "taesan/data/parallel_text.h"
 
 #include <algorithm>
 #include <limits>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::data {
 

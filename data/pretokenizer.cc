@@ -1,9 +1,9 @@
 // GPT-2 pre-tokenization by hand: at each position the regex's alternatives are tried in order
 // (contractions, optional space + a run of one class, white space with the (?!\S) look-ahead),
 // which is what the regex engine does, without its cost.
-#include "data/pretokenizer.h"
+#include "taesan/data/pretokenizer.h"
 
-#include "data/unicode.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 namespace {

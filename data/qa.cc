@@ -1,11 +1,11 @@
 // SQuAD-style JSONL reading (character -> byte offsets, answer checks) and windowed encoding.
-#include "data/qa.h"
+#include "taesan/data/qa.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "autograd/error.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "data/bpe_tokenizer.h"
-#include "data/example.h"
-#include "data/text_io.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/data/example.h"
+#include "taesan/data/text_io.h"
 
 namespace taesan::data {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/random.h"
+#include "taesan/core/random.h"
 
 namespace taesan::data {
 

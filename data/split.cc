@@ -1,10 +1,10 @@
 // Seeded train/validation/test splits and per-epoch permutations.
-#include "data/split.h"
+#include "taesan/data/split.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "data/rng.h"
+#include "taesan/data/rng.h"
 
 namespace taesan::data {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::data {
 

@@ -1,9 +1,9 @@
 // Token streams, blocks, causal-LM examples and sentence-packed masked-LM segments.
-#include "data/text_dataset.h"
+#include "taesan/data/text_dataset.h"
 
-#include "autograd/error.h"
-#include "data/objectives.h"
-#include "data/text_io.h"
+#include "taesan/core/error.h"
+#include "taesan/data/objectives.h"
+#include "taesan/data/text_io.h"
 
 namespace taesan::data {
 

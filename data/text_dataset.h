@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "data/bpe_tokenizer.h"
-#include "data/example.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/data/example.h"
 
 namespace taesan::data {
 

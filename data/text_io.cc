@@ -1,6 +1,6 @@
 // File reading for the loaders: whole files, lines, TSV rows with validated column counts and
 // UTF-8, sentence splitting. Every error names the file, the line and the problem.
-#include "data/text_io.h"
+#include "taesan/data/text_io.h"
 
 #include <fmt/format.h>
 
@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "autograd/error.h"
-#include "data/unicode.h"
+#include "taesan/core/error.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::data {
 

@@ -7,7 +7,7 @@
 // Checked against the Python `regex` module's \p{L} \p{N} \s: identical for every assigned code
 // point of ASCII, Latin-1, Latin Extended, Greek, Cyrillic, Hangul, kana, CJK, full-width forms and
 // general punctuation; about 97% of all assigned BMP code points (rare scripts differ).
-#include "data/unicode.h"
+#include "taesan/data/unicode.h"
 
 #include <algorithm>
 

@@ -4,9 +4,9 @@
 // behind `taesan-run`. Sits between optim/ and models/.
 #pragma once
 
-#include "dist/distributed_data_parallel.h"
-#include "dist/distributed_sampler.h"
-#include "dist/env.h"
-#include "dist/init.h"
-#include "dist/launcher.h"
-#include "dist/process_group.h"
+#include "taesan/dist/distributed_data_parallel.h"
+#include "taesan/dist/distributed_sampler.h"
+#include "taesan/dist/env.h"
+#include "taesan/dist/init.h"
+#include "taesan/dist/launcher.h"
+#include "taesan/dist/process_group.h"

@@ -6,17 +6,17 @@
 // communication thread writes sum / world back into the .grad() tensors. finalize() fills and
 // launches what is left (parameters this rank did not use), waits, and gives a gradient to
 // parameters that only other ranks used.
-#include "dist/distributed_data_parallel.h"
+#include "taesan/dist/distributed_data_parallel.h"
 
 #include <chrono>
 #include <cstring>
 #include <map>
 
-#include "autograd/engine.h"
-#include "autograd/error.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "dist/init.h"
+#include "taesan/autograd/engine.h"
+#include "taesan/core/error.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/dist/init.h"
 
 namespace taesan::dist {
 namespace {

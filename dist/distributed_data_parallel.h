@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "dist/process_group.h"
-#include "nn/module.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/dist/process_group.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::dist {
 

@@ -1,13 +1,13 @@
 // DistributedSampler (see distributed_sampler.h): a Fisher-Yates shuffle driven by taesan's
 // counter-based random bits, so the order depends only on (seed, epoch).
-#include "dist/distributed_sampler.h"
+#include "taesan/dist/distributed_sampler.h"
 
 #include <numeric>
 #include <utility>
 
-#include "autograd/error.h"
-#include "autograd/random.h"
-#include "dist/init.h"
+#include "taesan/core/error.h"
+#include "taesan/core/random.h"
+#include "taesan/dist/init.h"
 
 namespace taesan::dist {
 

@@ -1,12 +1,12 @@
 // DistEnv::from_env: strict parsing of the torchrun-style variables (see env.h).
-#include "dist/env.h"
+#include "taesan/dist/env.h"
 
 #include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdlib>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::dist {
 namespace {

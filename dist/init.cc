@@ -1,9 +1,9 @@
 // The default process group (see init.h), guarded by a mutex.
-#include "dist/init.h"
+#include "taesan/dist/init.h"
 
 #include <mutex>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::dist {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "dist/env.h"
-#include "dist/process_group.h"
+#include "taesan/dist/env.h"
+#include "taesan/dist/process_group.h"
 
 namespace taesan::dist {
 

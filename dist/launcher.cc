@@ -1,7 +1,7 @@
 // taesan-run's launcher (see launcher.h). Single-threaded: the signals it handles are blocked
 // and taken with sigtimedwait, so forwarding, reaping and the SIGKILL deadline share one loop
 // with no race. Ranks get their own process group and die with the launcher (PR_SET_PDEATHSIG).
-#include "dist/launcher.h"
+#include "taesan/dist/launcher.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -20,8 +20,8 @@
 #include <map>
 #include <thread>
 
-#include "autograd/error.h"
-#include "dist/rendezvous.h"
+#include "taesan/core/error.h"
+#include "taesan/dist/rendezvous.h"
 
 extern char** environ;
 

@@ -2,7 +2,7 @@
 // collectives in order with Gloo's algorithms (ring allreduce, one-to-all broadcast, ...); a
 // failure is wrapped into a ts::Error that names the operation, the rank and the likely cause,
 // and poisons the group so every later operation fails at once instead of hanging.
-#include "dist/process_group.h"
+#include "taesan/dist/process_group.h"
 
 #include <gloo/allgather.h>
 #include <gloo/allreduce.h>
@@ -16,8 +16,8 @@
 #include <deque>
 #include <thread>
 
-#include "autograd/error.h"
-#include "dist/rendezvous.h"
+#include "taesan/core/error.h"
+#include "taesan/dist/rendezvous.h"
 
 namespace taesan::dist {
 

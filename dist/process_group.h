@@ -12,8 +12,8 @@
 #include <mutex>
 #include <string>
 
-#include "autograd/tensor.h"
-#include "dist/env.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/dist/env.h"
 
 namespace taesan::dist {
 

@@ -2,7 +2,7 @@
 // under <run_id>/rank/<r>, waits for ranks 0 .. world-1 (failing at once on a different world
 // size, or after the connect timeout naming the missing ranks), then lets Gloo exchange its
 // pair addresses under <run_id>/gloo/.
-#include "dist/rendezvous.h"
+#include "taesan/dist/rendezvous.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <gloo/rendezvous/redis_store.h>
 #include <gloo/transport/tcp/device.h>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::dist::detail {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "dist/env.h"
+#include "taesan/dist/env.h"
 
 namespace gloo {
 class Context;

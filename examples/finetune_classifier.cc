@@ -3,15 +3,15 @@
 // mlm`), the Trainer selecting on validation macro-F1, and the test score.
 //
 //   finetune_classifier [data_dir = ../shared/data] [pretrained.safetensors tokenizer.json]
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "data/data.h"
-#include "models/tasks.h"
-#include "models/trainer.h"
+#include "taesan/data/data.h"
+#include "taesan/app/tasks.h"
+#include "taesan/train/trainer.h"
 
 namespace ts = taesan;
 

@@ -4,7 +4,7 @@
 // Adam update under NoGradGuard. Prints the loss falling per epoch and the validation accuracy.
 //
 //   mlp_demo [data_dir = ../shared/data] [epochs = 5]
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <algorithm>
 #include <cctype>

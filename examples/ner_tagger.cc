@@ -3,15 +3,15 @@
 // and tag a new sentence word by word.
 //
 //   ner_tagger [data_dir = ../shared/data] [pretrained_mlm.safetensors]
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "data/data.h"
-#include "models/tasks.h"
+#include "taesan/data/data.h"
+#include "taesan/app/tasks.h"
 
 namespace ts = taesan;
 

@@ -3,16 +3,16 @@
 // perplexity on held-out text, generation with the key/value cache.
 //
 //   pretrain_gpt [data_dir = ../shared/data] [steps = 300]
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "data/data.h"
-#include "models/tasks.h"
-#include "models/trainer.h"
+#include "taesan/data/data.h"
+#include "taesan/app/tasks.h"
+#include "taesan/train/trainer.h"
 
 namespace ts = taesan;
 

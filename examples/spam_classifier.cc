@@ -6,7 +6,7 @@
 //
 //   spam_classifier [data_dir] [epochs = 6]
 //   data_dir: first argument, else $TS_DATA_DIR, else ../shared/data (from the working directory)
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <algorithm>
 #include <cctype>

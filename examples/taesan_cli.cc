@@ -9,7 +9,7 @@
 //   taesan evaluate --model runs/spam/spam.safetensors --tokenizer runs/enc/tokenizer.json
 //   taesan generate --model runs/dec/pretrain_clm.safetensors --prompt "티끌 모아"
 //   taesan-run --nproc 2 taesan pretrain --objective clm --out runs/dec   (data-parallel)
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "data/data.h"
-#include "dist/init.h"
-#include "models/tasks.h"
-#include "models/trainer.h"
+#include "taesan/data/data.h"
+#include "taesan/dist/init.h"
+#include "taesan/app/tasks.h"
+#include "taesan/train/trainer.h"
 
 namespace ts = taesan;
 namespace fs = std::filesystem;

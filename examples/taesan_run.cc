@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/launcher.h"
+#include "taesan/dist/launcher.h"
 
 namespace ts = taesan;
 

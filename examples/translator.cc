@@ -5,14 +5,14 @@
 // translate sentences with beam search.
 //
 //   translator [data_dir = ../shared/data] [pretrain_clm.safetensors]
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
-#include "data/data.h"
-#include "models/tasks.h"
+#include "taesan/data/data.h"
+#include "taesan/app/tasks.h"
 
 namespace ts = taesan;
 

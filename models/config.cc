@@ -1,5 +1,5 @@
 // ModelConfig presets and validation.
-#include "models/config.h"
+#include "taesan/models/config.h"
 
 namespace taesan::models {
 

@@ -1,14 +1,14 @@
 // Replaced-token detection (see electra.h).
-#include "models/electra.h"
+#include "taesan/models/electra.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "autograd/factory.h"
-#include "data/rng.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/data/rng.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::models {
 namespace {

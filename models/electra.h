@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "models/heads.h"
+#include "taesan/models/heads.h"
 
 namespace taesan::models {
 

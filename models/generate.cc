@@ -1,7 +1,7 @@
 // Generation (see generate.h). Both model kinds are driven through a Stepper: feed new tokens
 // for every beam, get the next-token logits (beams, vocab), and reorder the caches when beams
 // are re-ranked.
-#include "models/generate.h"
+#include "taesan/models/generate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,10 +9,10 @@
 #include <limits>
 #include <numeric>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/random.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/core/random.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::models {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "models/transformer_models.h"
+#include "taesan/models/transformer_models.h"
 
 namespace taesan::models {
 

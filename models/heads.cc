@@ -1,14 +1,14 @@
 // Heads, losses and transfer (see heads.h).
-#include "models/heads.h"
+#include "taesan/models/heads.h"
 
 #include <algorithm>
 #include <limits>
 #include <map>
 
-#include "autograd/factory.h"
-#include "nn/init.h"
-#include "nn/safetensors.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/nn/init.h"
+#include "taesan/nn/safetensors.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::models {
 namespace {

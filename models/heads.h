@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "models/transformer_models.h"
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
+#include "taesan/models/transformer_models.h"
+#include "taesan/nn/dropout.h"
+#include "taesan/nn/linear.h"
+#include "taesan/nn/normalization.h"
 
 namespace taesan::models {
 

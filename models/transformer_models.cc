@@ -1,9 +1,9 @@
 // Encoder, decoder-only and encoder-decoder models (see transformer_models.h).
-#include "models/transformer_models.h"
+#include "taesan/models/transformer_models.h"
 
-#include "autograd/factory.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::models {
 namespace {

@@ -11,11 +11,11 @@
 #include <memory>
 #include <vector>
 
-#include "models/config.h"
-#include "nn/embedding.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
-#include "nn/transformer.h"
+#include "taesan/models/config.h"
+#include "taesan/nn/embedding.h"
+#include "taesan/nn/linear.h"
+#include "taesan/nn/normalization.h"
+#include "taesan/nn/transformer.h"
 
 namespace taesan::models {
 

@@ -1,7 +1,7 @@
 // Activation modules (see activation.h).
-#include "nn/activation.h"
+#include "taesan/nn/activation.h"
 
-#include "ops/ops.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

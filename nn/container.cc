@@ -1,5 +1,5 @@
 // Sequential and ModuleList (see container.h).
-#include "nn/container.h"
+#include "taesan/nn/container.h"
 
 namespace taesan::nn {
 

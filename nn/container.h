@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

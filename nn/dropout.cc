@@ -1,7 +1,7 @@
 // nn::Dropout (see dropout.h).
-#include "nn/dropout.h"
+#include "taesan/nn/dropout.h"
 
-#include "ops/ops.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 

@@ -2,7 +2,7 @@
 // 1 / (1 - p)); the identity in eval mode. Draws from taesan's counter-based generator.
 #pragma once
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

@@ -1,10 +1,10 @@
 // nn::Embedding (see embedding.h).
-#include "nn/embedding.h"
+#include "taesan/nn/embedding.h"
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

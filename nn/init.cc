@@ -1,14 +1,14 @@
 // Initialisation functions (see init.h). Element i (row-major) of a random fill is a pure
 // function of (seed, counter + i), so the result is independent of threads and layout.
-#include "nn/init.h"
+#include "taesan/nn/init.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <tuple>
 
-#include "autograd/parallel.h"
-#include "autograd/random.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/random.h"
 
 namespace taesan::nn::init {
 namespace {

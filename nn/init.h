@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::nn::init {
 

@@ -2,7 +2,7 @@
 // default initialisation (kaiming_uniform with a = sqrt(5), bias U(-1/sqrt(in), 1/sqrt(in))).
 #pragma once
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

@@ -1,5 +1,5 @@
 // Module registration, traversal, train/eval, state dicts, dtype conversion and printing.
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 #include <cxxabi.h>
 
@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "autograd/grad_mode.h"
+#include "taesan/autograd/grad_mode.h"
 
 namespace taesan::nn {
 

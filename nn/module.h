@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::nn {
 

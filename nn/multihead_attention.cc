@@ -1,14 +1,14 @@
 // MultiheadAttention (see multihead_attention.h). The heads run in one call of
 // ts::scaled_dot_product_attention (fused kernel) unless the weights are asked for.
-#include "nn/multihead_attention.h"
+#include "taesan/nn/multihead_attention.h"
 
 #include <cmath>
 #include <limits>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 namespace {

@@ -7,9 +7,9 @@
 
 #include <memory>
 
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/module.h"
+#include "taesan/nn/dropout.h"
+#include "taesan/nn/linear.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

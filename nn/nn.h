@@ -1,13 +1,13 @@
 // The nn/ layer in one include: Module, layers, containers, init, checkpoints.
 #pragma once
 
-#include "nn/activation.h"
-#include "nn/container.h"
-#include "nn/dropout.h"
-#include "nn/embedding.h"
-#include "nn/init.h"
-#include "nn/linear.h"
-#include "nn/module.h"
-#include "nn/normalization.h"
-#include "nn/safetensors.h"
-#include "nn/serialize.h"
+#include "taesan/nn/activation.h"
+#include "taesan/nn/container.h"
+#include "taesan/nn/dropout.h"
+#include "taesan/nn/embedding.h"
+#include "taesan/nn/init.h"
+#include "taesan/nn/linear.h"
+#include "taesan/nn/module.h"
+#include "taesan/nn/normalization.h"
+#include "taesan/nn/safetensors.h"
+#include "taesan/nn/serialize.h"

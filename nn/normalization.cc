@@ -1,11 +1,11 @@
 // nn::LayerNorm (see normalization.h).
-#include "nn/normalization.h"
+#include "taesan/nn/normalization.h"
 
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 

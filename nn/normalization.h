@@ -2,7 +2,7 @@
 // (ones) and shifts by "bias" (zeros), with PyTorch's names and defaults.
 #pragma once
 
-#include "nn/module.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::nn {
 

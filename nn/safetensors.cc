@@ -1,6 +1,6 @@
 // safetensors reader and writer (see safetensors.h). The header is parsed with nlohmann::json;
 // every field is checked against the file before any tensor byte is read.
-#include "nn/safetensors.h"
+#include "taesan/nn/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "nn/module.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::safetensors {
 

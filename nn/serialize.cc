@@ -1,5 +1,5 @@
 // Module checkpoints through the safetensors reader and writer.
-#include "nn/serialize.h"
+#include "taesan/nn/serialize.h"
 
 namespace taesan {
 

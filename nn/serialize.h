@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "nn/module.h"
-#include "nn/safetensors.h"
+#include "taesan/nn/module.h"
+#include "taesan/nn/safetensors.h"
 
 namespace taesan {
 

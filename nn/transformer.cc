@@ -1,14 +1,14 @@
 // Transformer blocks (see transformer.h). The order of operations and of submodule
 // registration follows torch.nn.TransformerEncoderLayer / TransformerDecoderLayer exactly, so
 // state dicts map one to one (after splitting in_proj_weight into q/k/v).
-#include "nn/transformer.h"
+#include "taesan/nn/transformer.h"
 
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "nn/init.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/nn/init.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::nn {
 namespace {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "nn/container.h"
-#include "nn/dropout.h"
-#include "nn/linear.h"
-#include "nn/multihead_attention.h"
-#include "nn/normalization.h"
+#include "taesan/nn/container.h"
+#include "taesan/nn/dropout.h"
+#include "taesan/nn/linear.h"
+#include "taesan/nn/multihead_attention.h"
+#include "taesan/nn/normalization.h"
 
 namespace taesan::nn {
 

@@ -2,16 +2,16 @@
 // with its backward rule.
 //   S = scale q kᵀ + M,  P = softmax(S),  O = P v
 //   dv = Pᵀ g,  dP = g vᵀ,  dS = P (dP - rowsum(dP P)),  dq = scale dS k,  dk = scale dSᵀ q
-#include "ops/attention.h"
+#include "taesan/ops/attention.h"
 
 #include <cmath>
 #include <limits>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "ops/kernels/attention.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/kernels/attention.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

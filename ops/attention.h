@@ -6,7 +6,7 @@
 
 #include <optional>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

@@ -1,13 +1,13 @@
 // to(dtype), clone(), contiguous() and the strided copy behind them.
 //   y = x.to(dtype):   dx = g.to(x.dtype)
 //   y = x.clone():     dx = g
-#include "ops/copy.h"
+#include "taesan/ops/copy.h"
 
 #include <cstring>
 
-#include "autograd/factory.h"
-#include "autograd/node.h"
-#include "ops/iterate.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/iterate.h"
 
 namespace taesan::ops {
 

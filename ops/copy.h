@@ -1,7 +1,7 @@
 // Copies between layouts and dtypes: the one strided copy every other op uses to materialise.
 #pragma once
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::ops {
 

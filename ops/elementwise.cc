@@ -2,17 +2,17 @@
 // the SIMD kernels of ops/kernels/elementwise.h over coalesced rows; int64/bool use plain loops.
 // Backward rules of activations use the fused kernel when no graph of the backward is needed,
 // and the same formula written with ops when it is (create_graph), so higher derivatives work.
-#include "ops/elementwise.h"
+#include "taesan/ops/elementwise.h"
 
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "ops/copy.h"
-#include "ops/iterate.h"
-#include "ops/kernels/elementwise.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/copy.h"
+#include "taesan/ops/iterate.h"
+#include "taesan/ops/kernels/elementwise.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

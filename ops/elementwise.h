@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

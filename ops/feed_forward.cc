@@ -1,13 +1,13 @@
 // feed_forward: two fused-epilogue GEMMs forward, recompute-the-activation backward (see the
 // header). The gradient formulas are above the backward.
-#include "ops/feed_forward.h"
+#include "taesan/ops/feed_forward.h"
 
 #include <utility>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 

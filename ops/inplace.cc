@@ -1,12 +1,12 @@
 // In-place updates (zero_, fill_, copy_, add_, mul_): never recorded in the graph, they bump the
 // storage version so that autograd notices when a tensor saved for backward was overwritten.
 // Used by optimizers and initialisers (under NoGradGuard or on tensors that need no grad).
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "ops/copy.h"
-#include "ops/iterate.h"
-#include "ops/kernels/elementwise.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/ops/copy.h"
+#include "taesan/ops/iterate.h"
+#include "taesan/ops/kernels/elementwise.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

@@ -1,7 +1,7 @@
 // Row plans and the parallel row walker (see iterate.h).
-#include "ops/iterate.h"
+#include "taesan/ops/iterate.h"
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 
 namespace taesan::ops {
 

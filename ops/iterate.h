@@ -6,7 +6,7 @@
 #include <functional>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::ops {
 

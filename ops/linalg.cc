@@ -1,15 +1,15 @@
 // matmul / linear and their backward rules:
 //   C = A B;  dA = g Bᵀ,  dB = Aᵀ g   (transposes are views: the GEMM reads them with flags)
 // linear is one GEMM with the bias added in its epilogue (kernels::gemm_fused), one node.
-#include "ops/linalg.h"
+#include "taesan/ops/linalg.h"
 
 #include <string>
 #include <utility>
 
-#include "autograd/factory.h"
-#include "autograd/node.h"
-#include "ops/kernels/gemm.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/kernels/gemm.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

@@ -1,13 +1,13 @@
 // Losses and their backward rules (see loss.h).
-#include "ops/loss.h"
+#include "taesan/ops/loss.h"
 
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "ops/kernels/rowwise.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/kernels/rowwise.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

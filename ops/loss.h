@@ -2,7 +2,7 @@
 // NLL, mean squared error, binary cross entropy with logits.
 #pragma once
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

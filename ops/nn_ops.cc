@@ -1,14 +1,14 @@
 // softmax / log_softmax / layer_norm / dropout / embedding with their backward rules.
 // Fused row kernels (ops/kernels/rowwise.h) do the work; when the backward itself must be
 // differentiable (create_graph) the same formulas are written with ops instead.
-#include "ops/nn_ops.h"
+#include "taesan/ops/nn_ops.h"
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "autograd/random.h"
-#include "ops/kernels/rowwise.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/core/random.h"
+#include "taesan/ops/kernels/rowwise.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

@@ -1,7 +1,7 @@
 // Neural-network ops: softmax, log-softmax, layer norm, dropout, embedding.
 #pragma once
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

@@ -1,16 +1,16 @@
 // Reductions and their backward rules (see reduction.h). Sums run in kernels::sum_reduce over a
 // contiguous (outer, n, inner) layout, in a fixed order, so results do not depend on threads.
-#include "ops/reduction.h"
+#include "taesan/ops/reduction.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "autograd/factory.h"
-#include "autograd/node.h"
-#include "ops/copy.h"
-#include "ops/kernels/rowwise.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/node.h"
+#include "taesan/ops/copy.h"
+#include "taesan/ops/kernels/rowwise.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

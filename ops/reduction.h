@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan {
 

@@ -1,17 +1,17 @@
 // Shape and indexing ops with their backward rules (see shape_ops.h).
-#include "ops/shape_ops.h"
+#include "taesan/ops/shape_ops.h"
 
 #include <algorithm>
 #include <cstring>
 #include <optional>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "autograd/parallel.h"
-#include "ops/copy.h"
-#include "ops/iterate.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/node.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/copy.h"
+#include "taesan/ops/iterate.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan {
 namespace {

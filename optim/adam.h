@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "optim/optimizer.h"
+#include "taesan/optim/optimizer.h"
 
 namespace taesan::optim {
 

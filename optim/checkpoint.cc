@@ -1,12 +1,12 @@
 // Training checkpoints: each part's state under its prefix ("model.", "optimizer.",
 // "scheduler.") in one safetensors file; scalars in the metadata.
-#include "optim/checkpoint.h"
+#include "taesan/optim/checkpoint.h"
 
 #include <cerrno>
 #include <cstdlib>
 
-#include "autograd/random.h"
-#include "nn/safetensors.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/safetensors.h"
 
 namespace taesan::optim {
 namespace {

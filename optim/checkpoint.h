@@ -7,9 +7,9 @@
 #include <map>
 #include <string>
 
-#include "nn/module.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
+#include "taesan/nn/module.h"
+#include "taesan/optim/lr_scheduler.h"
+#include "taesan/optim/optimizer.h"
 
 namespace taesan::optim {
 

@@ -1,10 +1,10 @@
 // clip_grad_norm: per-gradient norms from the fused reduction kernels, combined in double.
-#include "optim/clip_grad.h"
+#include "taesan/optim/clip_grad.h"
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "ops/kernels/optimizer.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/ops/kernels/optimizer.h"
 
 namespace taesan::optim {
 

@@ -1,5 +1,5 @@
 // Scheduler factors and the shared step / state-dict logic (see lr_scheduler.h).
-#include "optim/lr_scheduler.h"
+#include "taesan/optim/lr_scheduler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include "taesan/optim/optimizer.h"
 
 namespace taesan::optim {
 

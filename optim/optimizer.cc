@@ -1,13 +1,13 @@
 // Parameter groups, per-parameter state, zero_grad and state dicts shared by every optimizer.
-#include "optim/optimizer.h"
+#include "taesan/optim/optimizer.h"
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <unordered_set>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
 
 namespace taesan::optim {
 

@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "nn/module.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/nn/module.h"
 
 namespace taesan::optim {
 

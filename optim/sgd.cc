@@ -1,11 +1,11 @@
 // SGD: option checks, momentum buffers and the call into the fused update kernel.
-#include "optim/sgd.h"
+#include "taesan/optim/sgd.h"
 
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "ops/kernels/optimizer.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/ops/kernels/optimizer.h"
 
 namespace taesan::optim {
 namespace {

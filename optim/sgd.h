@@ -2,7 +2,7 @@
 // following torch.optim.SGD's update rule step for step.
 #pragma once
 
-#include "optim/optimizer.h"
+#include "taesan/optim/optimizer.h"
 
 namespace taesan::optim {
 

@@ -17,11 +17,11 @@
 #include <cstring>
 #include <limits>
 
-#include "autograd/parallel.h"
-#include "autograd/storage.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/storage.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
-#include "ops/kernels/attention.h"
+#include "taesan/ops/kernels/attention.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

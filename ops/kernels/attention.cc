@@ -3,10 +3,10 @@
 // function and dtype, one HWY_DYNAMIC_DISPATCH per call), and the scalar reference: one query
 // row at a time with a score buffer of tk elements, used by the tests and the benchmark.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/kernels/attention.cc"
+#define HWY_TARGET_INCLUDE "taesan/ops/kernels/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "ops/kernels/attention-inl.h"
+#include "taesan/ops/kernels/attention-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {
@@ -43,9 +43,9 @@ HWY_AFTER_NAMESPACE();
 #include <limits>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
-#include "ops/kernels/attention.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/attention.h"
 
 namespace taesan::kernels {
 

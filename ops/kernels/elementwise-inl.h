@@ -18,8 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "ops/kernels/elementwise.h"
-#include "ops/kernels/math-inl.h"
+#include "taesan/ops/kernels/elementwise.h"
+#include "taesan/ops/kernels/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

@@ -2,22 +2,22 @@
 // foreach_target.h) that split an array across threads and run the loops of elementwise-inl.h,
 // the public functions that dispatch once per call, and the scalar references of the tests.
 
-#include "ops/kernels/elementwise.h"
+#include "taesan/ops/kernels/elementwise.h"
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/kernels/elementwise.cc"
+#define HWY_TARGET_INCLUDE "taesan/ops/kernels/elementwise.cc"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
-#include "ops/kernels/elementwise-inl.h"
+#include "taesan/ops/kernels/elementwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

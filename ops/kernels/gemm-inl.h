@@ -32,12 +32,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
-#include "ops/kernels/gemm.h"
-#include "ops/kernels/gemm_args.h"
+#include "taesan/ops/kernels/gemm.h"
+#include "taesan/ops/kernels/gemm_args.h"
 
 #if defined(TS_OPS_KERNELS_GEMM_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TS_OPS_KERNELS_GEMM_INL_H_

@@ -1,21 +1,21 @@
 // Public GEMM entry points: argument checks, then dynamic dispatch to the per-target code of
 // gemm-inl.h (compiled for every target by foreach_target.h), plus the plain reference loop.
-#include "ops/kernels/gemm.h"
+#include "taesan/ops/kernels/gemm.h"
 
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/kernels/gemm.cc"
+#define HWY_TARGET_INCLUDE "taesan/ops/kernels/gemm.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "ops/kernels/gemm-inl.h"
+#include "taesan/ops/kernels/gemm-inl.h"
 
 #if HWY_ONCE
 
 #include <algorithm>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
-#include "ops/kernels/gemm_args.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/gemm_args.h"
 
 namespace taesan::kernels {
 

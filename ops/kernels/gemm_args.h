@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "ops/kernels/gemm.h"
+#include "taesan/ops/kernels/gemm.h"
 
 namespace taesan::kernels::detail {
 

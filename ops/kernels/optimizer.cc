@@ -2,9 +2,9 @@
 // Updates are split over threads in contiguous chunks (elementwise, so any split gives the same
 // bits); reductions use fixed blocks whose partial results are combined in block order.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/kernels/optimizer.cc"
+#define HWY_TARGET_INCLUDE "taesan/ops/kernels/optimizer.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "ops/kernels/optimizer-inl.h"
+#include "taesan/ops/kernels/optimizer-inl.h"
 
 #if HWY_ONCE
 #include <algorithm>
@@ -12,7 +12,7 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 
 namespace taesan::kernels {
 

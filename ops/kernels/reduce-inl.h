@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 #include "hwy/highway.h"
-#include "ops/kernels/rowwise-inl.h"
+#include "taesan/ops/kernels/rowwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

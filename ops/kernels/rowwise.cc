@@ -3,12 +3,12 @@
 // exported wrapper per function and dtype, one HWY_DYNAMIC_DISPATCH per array call. Argument
 // checks (sizes, cross-entropy targets) happen here, before any computation.
 #undef HWY_TARGET_INCLUDE
-#define HWY_TARGET_INCLUDE "ops/kernels/rowwise.cc"
+#define HWY_TARGET_INCLUDE "taesan/ops/kernels/rowwise.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "ops/kernels/layer_norm-inl.h"
-#include "ops/kernels/reduce-inl.h"
-#include "ops/kernels/softmax-inl.h"
+#include "taesan/ops/kernels/layer_norm-inl.h"
+#include "taesan/ops/kernels/reduce-inl.h"
+#include "taesan/ops/kernels/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {
@@ -102,8 +102,8 @@ void MaxReduceF64(const double* x, double* out, int64_t* index, int64_t outer, i
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
-#include "autograd/error.h"
-#include "ops/kernels/rowwise.h"
+#include "taesan/core/error.h"
+#include "taesan/ops/kernels/rowwise.h"
 
 namespace taesan::kernels {
 

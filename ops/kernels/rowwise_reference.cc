@@ -7,8 +7,8 @@
 #include <limits>
 #include <vector>
 
-#include "autograd/error.h"
-#include "ops/kernels/rowwise.h"
+#include "taesan/core/error.h"
+#include "taesan/ops/kernels/rowwise.h"
 
 namespace taesan::kernels::reference {
 namespace {

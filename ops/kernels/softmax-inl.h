@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <limits>
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
-#include "ops/kernels/rowwise-inl.h"
+#include "taesan/ops/kernels/rowwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

@@ -2,7 +2,7 @@
 // version checks, deep graphs, ts::grad, create_graph, retain_grad, error messages.
 #include <catch2/catch.hpp>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

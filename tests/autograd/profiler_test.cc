@@ -1,6 +1,6 @@
 // ts::profiler: forward ops and backward nodes are counted with the right calls, only the
 // outermost Scope is timed, nothing is collected while disabled, and the family table adds up.
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>

@@ -2,7 +2,7 @@
 // the caching allocator and the thread pool.
 #include <catch2/catch.hpp>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

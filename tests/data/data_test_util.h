@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "data/data.h"
+#include "taesan/data/data.h"
 
 namespace taesan::data::testing {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 #include "data_test_util.h"
 
 namespace ts = taesan;

@@ -13,10 +13,10 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <taesan.h>
+#include <taesan/taesan.h>
 
-#include "data/data.h"
-#include "models/tasks.h"
+#include "taesan/data/data.h"
+#include "taesan/app/tasks.h"
 
 namespace ts = taesan;
 namespace models = ts::models;

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "dist/dist_test_util.h"
+#include "taesan/dist/dist_test_util.h"
 
 namespace ts = taesan;
 

@@ -3,7 +3,7 @@
 // every compiled Highway target; lengths around the 64-row blocks, tq != tk, head dims 1..64,
 // dv != d, causal, broadcast masks (stride-0 dims, -inf entries, fully masked rows); bit-identical
 // results for 1, 2 and 3 threads (which also switches the backward between its two schedules).
-#include "ops/kernels/attention.h"
+#include "taesan/ops/kernels/attention.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 #include "hwy/highway.h"
 
 namespace ts = taesan;

@@ -2,7 +2,7 @@
 // length 0..70 at 4 alignments, strided and broadcast operands, special values (+-0, +-inf, NaN,
 // denormals, overflow), dense accuracy sweeps of the transcendental functions, and bit-identical
 // results for 1 and 2 threads. Tolerances are per op and documented in the tables below.
-#include "ops/kernels/elementwise.h"
+#include "taesan/ops/kernels/elementwise.h"
 
 #include <hwy/aligned_allocator.h>
 #include <hwy/targets.h>
@@ -19,8 +19,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;

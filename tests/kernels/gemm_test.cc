@@ -2,7 +2,7 @@
 // gemm_reference: edge sizes in every dimension, all transpose combinations, padded leading
 // dimensions, alpha/beta, the fused epilogue, batches with stride 0, every compiled Highway
 // target, and bit-identical results for 1 and 2 threads.
-#include "ops/kernels/gemm.h"
+#include "taesan/ops/kernels/gemm.h"
 
 #include <hwy/targets.h>
 
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 
 namespace {
 

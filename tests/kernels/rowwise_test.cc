@@ -2,7 +2,7 @@
 // on every compiled Highway target, for row lengths 0..70 and a few large ones, misaligned
 // pointers, masked (-inf) entries, all -inf rows, large inputs; cross entropy also against its
 // direct formula; bit-identical results for 1, 2 and 3 threads.
-#include "ops/kernels/rowwise.h"
+#include "taesan/ops/kernels/rowwise.h"
 
 #include <algorithm>
 #include <array>
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
 #include "hwy/highway.h"
 
 namespace ts = taesan;

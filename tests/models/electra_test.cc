@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <set>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include "heads_fixture.h"
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace heads_fixture {
 

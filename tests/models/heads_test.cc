@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include "heads_fixture.h"
 

@@ -1,7 +1,7 @@
 // Metrics against hand-computed values.
-#include "models/metrics.h"
+#include "taesan/train/metrics.h"
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <catch2/catch.hpp>
 #include <limits>

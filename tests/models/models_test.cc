@@ -2,7 +2,7 @@
 // incremental decoding equal to a full pass, and bad input.
 #include <catch2/catch.hpp>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;

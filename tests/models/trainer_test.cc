@@ -8,9 +8,9 @@
 #include <memory>
 #include <sstream>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
-#include "models/trainer.h"
+#include "taesan/train/trainer.h"
 
 namespace ts = taesan;
 namespace models = ts::models;

@@ -1,15 +1,15 @@
 // nn::init: PyTorch's formulas (bounds, standard deviations, fans, gains), determinism for a
 // seed whatever the thread count or layout, the truncated normal, and argument checks.
-#include "nn/init.h"
+#include "taesan/nn/init.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
 
-#include "autograd/factory.h"
-#include "autograd/parallel.h"
-#include "autograd/random.h"
-#include "nn/linear.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/linear.h"
 
 namespace ts = taesan;
 namespace init = ts::nn::init;

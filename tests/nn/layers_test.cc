@@ -6,12 +6,12 @@
 #include <limits>
 #include <memory>
 
-#include "autograd/factory.h"
-#include "autograd/gradcheck.h"
-#include "autograd/random.h"
-#include "nn/nn.h"
-#include "nn/transformer.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/gradcheck.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/nn.h"
+#include "taesan/nn/transformer.h"
+#include "taesan/ops/ops.h"
 #include "test_util.h"
 
 namespace ts = taesan;

@@ -4,10 +4,10 @@
 #include <limits>
 #include <memory>
 
-#include "autograd/factory.h"
-#include "autograd/random.h"
-#include "nn/nn.h"
-#include "ops/ops.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/nn.h"
+#include "taesan/ops/ops.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;

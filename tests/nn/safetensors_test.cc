@@ -2,7 +2,7 @@
 // interoperability with an independent numpy reader and with PyTorch-written files, atomic
 // writes, and a clear ts::Error (never a crash) for truncated, bit-flipped, oversized and
 // otherwise malformed files.
-#include "nn/safetensors.h"
+#include "taesan/nn/safetensors.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "autograd/factory.h"
+#include "taesan/autograd/factory.h"
 #include "test_util.h"
 
 namespace ts = taesan;

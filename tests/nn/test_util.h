@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "autograd/tensor.h"
+#include "taesan/autograd/tensor.h"
 
 namespace taesan::test {
 

@@ -1,7 +1,7 @@
 // Bad input gives a ts::Error that names the op and the shapes/dtypes/values it got.
 #include <catch2/catch.hpp>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

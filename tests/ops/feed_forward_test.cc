@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using ts::Tensor;

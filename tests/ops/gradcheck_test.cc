@@ -6,9 +6,9 @@
 #include <limits>
 #include <set>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
-#include "ops/op_list.h"
+#include "taesan/ops/op_list.h"
 
 namespace ts = taesan;
 using ts::Tensor;

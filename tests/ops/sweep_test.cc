@@ -3,7 +3,7 @@
 // transposed, expanded and strided views, with and without requires_grad), then backward through
 // each result. A ts::Error is a correct answer to bad input; any other exception fails the test,
 // and a crash fails the test program. (This sweep found a segfault in gather on 0-d tensors.)
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <catch2/catch.hpp>
 #include <functional>

@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <memory>
 
-#include "autograd/factory.h"
-#include "autograd/random.h"
-#include "nn/nn.h"
-#include "ops/ops.h"
-#include "optim/optim.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/nn.h"
+#include "taesan/ops/ops.h"
+#include "taesan/optim/optim.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;

@@ -1,12 +1,12 @@
 // clip_grad_norm equals torch.nn.utils.clip_grad_norm_ (2-, inf-, 1- and 1.5-norms; fixture),
 // leaves small gradients alone, and handles non-finite norms as documented.
-#include "optim/clip_grad.h"
+#include "taesan/optim/clip_grad.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "autograd/factory.h"
-#include "nn/safetensors.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/nn/safetensors.h"
 #include "test_util.h"
 
 namespace ts = taesan;

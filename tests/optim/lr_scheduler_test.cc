@@ -1,16 +1,16 @@
 // Learning-rate curves of WarmupLinear, WarmupCosine (with floor and several cycles), StepLR and
 // ConstantLR equal PyTorch's schedulers driven by Hugging Face's warmup lambdas (fixture from
 // tests/fixtures/optim/make_optim_fixtures.py); state dicts resume a schedule exactly.
-#include "optim/lr_scheduler.h"
+#include "taesan/optim/lr_scheduler.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <memory>
 
-#include "autograd/factory.h"
-#include "nn/safetensors.h"
-#include "optim/sgd.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/nn/safetensors.h"
+#include "taesan/optim/sgd.h"
 #include "test_util.h"
 
 namespace ts = taesan;

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <memory>
 
-#include "autograd/factory.h"
-#include "autograd/random.h"
-#include "nn/linear.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/core/random.h"
+#include "taesan/nn/linear.h"
+#include "taesan/optim/adam.h"
+#include "taesan/optim/sgd.h"
 
 namespace ts = taesan;
 namespace optim = ts::optim;

@@ -7,10 +7,10 @@
 #include <random>
 #include <vector>
 
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
-#include "ops/kernels/optimizer.h"
+#include "taesan/ops/kernels/optimizer.h"
 
 namespace k = taesan::kernels;
 

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <memory>
 
-#include "nn/safetensors.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
+#include "taesan/nn/safetensors.h"
+#include "taesan/optim/adam.h"
+#include "taesan/optim/sgd.h"
 #include "test_util.h"
 
 namespace ts = taesan;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "fixtures/fixture_reader.h"
-#include "taesan.h"
+#include "taesan/taesan.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;

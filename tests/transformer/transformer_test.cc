@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace nn = ts::nn;

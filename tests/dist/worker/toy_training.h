@@ -4,14 +4,14 @@
 // the whole batch and compares the parameters.
 #pragma once
 
-#include <taesan.h>
+#include <taesan/taesan.h>
 
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include "dist/dist.h"
+#include "taesan/dist/dist.h"
 
 namespace toy {
 

@@ -1,6 +1,6 @@
 // Trainer: the loop (accumulate, clip, step, schedule, evaluate, keep the best, stop early or on
 // budget or on Ctrl-C, resume) and its outputs (progress line, CSV log, SVG chart, checkpoints).
-#include "models/trainer.h"
+#include "taesan/train/trainer.h"
 
 #include <unistd.h>
 
@@ -20,16 +20,16 @@
 
 #include <fmt/format.h>
 
-#include "autograd/error.h"
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "dist/distributed_data_parallel.h"
-#include "dist/init.h"
-#include "nn/serialize.h"
-#include "optim/adam.h"
-#include "optim/checkpoint.h"
-#include "optim/clip_grad.h"
-#include "optim/lr_scheduler.h"
+#include "taesan/core/error.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/dist/distributed_data_parallel.h"
+#include "taesan/dist/init.h"
+#include "taesan/nn/serialize.h"
+#include "taesan/optim/adam.h"
+#include "taesan/optim/checkpoint.h"
+#include "taesan/optim/clip_grad.h"
+#include "taesan/optim/lr_scheduler.h"
 
 namespace taesan::models {
 namespace {

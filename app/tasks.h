@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "data/bpe_tokenizer.h"
-#include "models/config.h"
-#include "models/heads.h"
-#include "models/transformer_models.h"
-#include "models/trainer.h"
+#include "taesan/data/bpe_tokenizer.h"
+#include "taesan/models/config.h"
+#include "taesan/models/heads.h"
+#include "taesan/models/transformer_models.h"
+#include "taesan/train/trainer.h"
 
 namespace taesan::models {
 

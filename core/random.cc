@@ -1,5 +1,5 @@
 // Global counter-based generator state (see random.h).
-#include "autograd/random.h"
+#include "taesan/core/random.h"
 
 #include <atomic>
 #include <cmath>

@@ -13,9 +13,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "autograd/error.h"
-#include "autograd/parallel.h"
-#include "models/tasks.h"
+#include "taesan/core/error.h"
+#include "taesan/core/parallel.h"
+#include "taesan/app/tasks.h"
 
 namespace taesan::models {
 namespace {

@@ -1,6 +1,6 @@
 // The pipelines of tasks.h: tokenizer, pretraining runs, fine-tuning + test scoring per task,
 // model sidecars (kind, config, tokenizer fingerprint) that turn mismatches into clear errors.
-#include "models/tasks.h"
+#include "taesan/app/tasks.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,19 +16,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "autograd/error.h"
-#include "autograd/factory.h"
-#include "autograd/grad_mode.h"
-#include "autograd/random.h"
-#include "data/data.h"
-#include "models/electra.h"
-#include "models/generate.h"
-#include "models/heads.h"
-#include "models/metrics.h"
-#include "models/transformer_models.h"
-#include "nn/safetensors.h"
-#include "nn/serialize.h"
-#include "ops/ops.h"
+#include "taesan/core/error.h"
+#include "taesan/autograd/factory.h"
+#include "taesan/autograd/grad_mode.h"
+#include "taesan/core/random.h"
+#include "taesan/data/data.h"
+#include "taesan/models/electra.h"
+#include "taesan/models/generate.h"
+#include "taesan/models/heads.h"
+#include "taesan/train/metrics.h"
+#include "taesan/models/transformer_models.h"
+#include "taesan/nn/safetensors.h"
+#include "taesan/nn/serialize.h"
+#include "taesan/ops/ops.h"
 
 namespace taesan::models {
 namespace fs = std::filesystem;

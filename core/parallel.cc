@@ -3,7 +3,7 @@
 // a few tens of microseconds before it sleeps on a condition variable: a training step runs
 // hundreds of parallel ops back to back, and a sleeping thread's futex wake-up costs more than a
 // small op's work (gemm_bench, 128^3 on 2 threads: 2.6x slower than 1 thread without the spin).
-#include "autograd/parallel.h"
+#include "taesan/core/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/tensor.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
+#include "taesan/autograd/tensor.h"
+#include "taesan/nn/module.h"
+#include "taesan/optim/optimizer.h"
 
 namespace taesan::models {
 

@@ -1,7 +1,7 @@
 // Shape helpers (see shape.h).
-#include "autograd/shape.h"
+#include "taesan/core/shape.h"
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan {
 

@@ -1,5 +1,5 @@
 // Metrics (see metrics.h).
-#include "models/metrics.h"
+#include "taesan/train/metrics.h"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <tuple>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan::models {
 namespace {

@@ -1,7 +1,7 @@
 // Caching allocator behind Storage: buffers are rounded up to size classes (powers of two
 // split into four steps) and kept in per-class free lists when released, so that the same
 // shapes in the next training step reuse them without touching the OS.
-#include "autograd/storage.h"
+#include "taesan/core/storage.h"
 
 #include <cstdlib>
 #include <map>
@@ -9,7 +9,7 @@
 #include <new>
 #include <vector>
 
-#include "autograd/error.h"
+#include "taesan/core/error.h"
 
 namespace taesan {
 namespace {
