@@ -14,8 +14,9 @@ namespace taesan::models {
 
 /// A baseline's score (the task type's metric, higher is better) on `rows` of `data`, trained
 /// on its training rows; `name` receives what it is ("bag-of-words logistic regression", ...).
+/// `metric`: classify's "accuracy" or "macro-F1"; `block_size`: generation's scoring blocks.
 double task_baseline(const TaskData& data, const std::vector<int64_t>& rows,
                      const data::BpeTokenizer& tokenizer, const std::string& metric,
-                     std::string* name);
+                     std::string* name, int64_t block_size = 64);
 
 }  // namespace taesan::models

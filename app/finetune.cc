@@ -143,7 +143,8 @@ TaskScore finetune(const TaskData& data, const std::string& task_name, const dat
   }
   s.baseline = data.split.test.empty()
                    ? kNaN
-                   : task_baseline(data, data.split.test, tok, run.metric, &s.baseline_name);
+                   : task_baseline(data, data.split.test, tok, run.metric, &s.baseline_name,
+                                   o.seq_len);
   if (!o.out_dir.empty() && !s.train.interrupted) {
     fs::create_directories(o.out_dir);
     s.weights_path = weights_file(o);
@@ -227,7 +228,8 @@ TaskScore evaluate(const std::string& weights, const TaskData& data,
   s.validation = kNaN;
   s.baseline = data.split.train.empty() ? kNaN
                                         : task_baseline(data, rows, tok, run.metric,
-                                                        &s.baseline_name);
+                                                        &s.baseline_name,
+                                                        m.seq_len > 0 ? m.seq_len : 64);
   if (run.sample) s.sample = run.sample();
   s.seconds = since(t0);
   return s;
