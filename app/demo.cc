@@ -16,6 +16,7 @@
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
 #include "taesan/app/tasks.h"
+#include "taesan/train/trainer.h"
 
 namespace taesan::models {
 namespace {
@@ -83,10 +84,11 @@ std::string pretraining_objective(const std::string& task) {
 
 std::string table_markdown(const std::vector<DemoRow>& rows) {
   std::string s =
-      "| task | metric | from scratch | pretrained | time (s) |\n| --- | --- | ---: | ---: | ---: |\n";
+      "| task | metric | simple baseline | from scratch | pretrained | time (s) |\n"
+      "| --- | --- | ---: | ---: | ---: | ---: |\n";
   for (auto& r : rows)
-    s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.0f} |\n", r.task, r.metric, r.scratch,
-                     r.pretrained, r.seconds);
+    s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.0f} |\n", r.task, r.metric,
+                     r.baseline, r.scratch, r.pretrained, r.seconds);
   return s;
 }
 
@@ -168,6 +170,8 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
         TS_CHECK(!s.train.interrupted, "run_demo: interrupted during {}; a resumable checkpoint "
                  "is in '{}'", task, s.train.checkpoint_path);
         row.metric = s.metric;
+        row.baseline = s.baseline;  // the same test rows for every seed and arm
+        row.baseline_name = s.baseline_name;
         sum += s.score;
         if (k == 0 && !s.sample.empty()) samples[arm] = s.sample;
         if (d.verbose)
@@ -196,6 +200,8 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
   for (auto& r : rows)
     j.push_back({{"task", r.task},
                  {"metric", r.metric},
+                 {"baseline", r.baseline},
+                 {"baseline_name", r.baseline_name},
                  {"scratch", r.scratch},
                  {"pretrained", r.pretrained},
                  {"seconds", r.seconds}});

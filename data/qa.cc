@@ -76,8 +76,13 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
 
 QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
                            const QaOptions& options) {
+  return encode_qa_records(read_squad_jsonl(path, options.progress), tokenizer, options);
+}
+
+QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& tokenizer,
+                            const QaOptions& options) {
   QaDataset ds;
-  ds.records = read_squad_jsonl(path, options.progress);
+  ds.records = std::move(records);
   const int64_t cls = tokenizer.token_to_id(options.cls_token);
   const int64_t sep = tokenizer.token_to_id(options.sep_token);
   TS_CHECK(options.max_query_length > 0 && options.stride >= 0,
@@ -136,7 +141,7 @@ QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenize
       f.offsets.assign(static_cast<size_t>(context_pos), {-1, -1});
       f.offsets.insert(f.offsets.end(), c.offsets.begin() + start, c.offsets.begin() + end);
       f.offsets.emplace_back(-1, -1);
-      if (first >= start && last < end && first >= 0) {
+      if (first >= start && last < end && first >= 0 && last >= first) {
         e.labels = {context_pos + first - start, context_pos + last - start};
       } else {
         e.labels = {0, 0};

@@ -60,6 +60,10 @@ struct QaDataset {
 /// Reads and encodes a SQuAD-style JSONL file into windows.
 QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
                            const QaOptions& options = {});
+/// Encodes records held in memory into windows, as load_squad_jsonl does a file's. A record
+/// without an answer (empty answer_text) gets the labels {0, 0} in every window (prediction).
+QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& tokenizer,
+                            const QaOptions& options = {});
 
 /// The answer text of positions [start, end] of feature `f` (empty for start == 0 or invalid):
 /// context bytes from token start's span begin to token end's span end, widened to whole
