@@ -50,7 +50,8 @@ struct BowClassifierOptions {
 };
 
 /// Bag-of-words (TextFeatureOptions) multinomial logistic regression with an L2 penalty, fitted by
-/// full-batch L-BFGS from zero weights: deterministic, about a second for 10k short texts.
+/// full-batch L-BFGS: deterministic (same rows, same model), about 1.5 s of one core for the 8k
+/// training reviews of the Korean sentiment file.
 class BowClassifier {
  public:
   /// Fits on (texts, labels); labels are any strings. Chooses l2 on a held-out part of these rows.
