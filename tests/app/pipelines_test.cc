@@ -206,3 +206,59 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
   for (auto& a : bad) bargv.push_back(a.data());
   CHECK(models::run_cli(static_cast<int>(bargv.size()), bargv.data()) == 2);
 }
+
+TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the context", "[app]") {
+  const std::string dir = temp_dir("qa");
+  // Contexts with accents, dashes and Korean; the answer is the city after "in".
+  const char* cities[] = {"Montréal", "Zürich", "서울", "Kraków", "São Paulo"};
+  const char* names[] = {"Émile", "Zoë", "지수", "Łukasz", "José"};
+  std::string jsonl;
+  for (int i = 0; i < 60; ++i) {
+    const std::string city = cities[i % 5], name = names[(i + 2) % 5];
+    const std::string context = name + " – a friend – lives in " + city + " since " +
+                                std::to_string(1990 + i) + ".";
+    const int64_t start = static_cast<int64_t>(
+        ts::data::count_chars(context.substr(0, context.find(" in ") + 4)));
+    jsonl += nlohmann::json{{"id", std::to_string(i)},
+                            {"context", context},
+                            {"question", "Where does " + name + " live?"},
+                            {"answer_text", city},
+                            {"answer_start", start}}
+                 .dump() +
+             "\n";
+  }
+  const std::string train = write(dir, "train.jsonl", jsonl);
+  const auto tok =
+      models::train_tokenizer(models::task_file_texts(models::TaskType::kQa, train), 300);
+  models::TaskEncoding enc;
+  enc.seq_len = 48;
+  const auto data = models::load_task_files(models::TaskType::kQa, {train}, tok, enc);
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  auto o = tiny_run(dir + "/out");
+  o.seq_len = 48;
+  o.steps = 40;
+  models::finetune(data, "qa", tok, config, "", o);
+  const std::string input = write(
+      dir, "in.jsonl",
+      nlohmann::json{{"context", "Zoë – ami – lives in Kraków since 2001."},
+                     {"question", "Where does Zoë live?"}}
+              .dump() +
+          "\n" + nlohmann::json{{"id", "k"}, {"context", "지수는 서울에 산다."}, {"question", "어디?"}}
+                     .dump() +
+          "\n");
+  const auto lines = models::predict(dir + "/out", input);
+  REQUIRE(lines.size() == 2);
+  for (const auto& l : lines) {
+    REQUIRE(ts::data::is_valid_utf8(l));
+    const auto j = nlohmann::json::parse(l);
+    const std::string answer = j.at("answer");
+    CHECK(!answer.empty());  // SQuAD v1: a span is always given
+    CHECK(ts::data::is_valid_utf8(answer));
+    // start / end are character offsets whose substring is the answer
+    const std::string ctx = j.at("id") == "k" ? "지수는 서울에 산다." : "Zoë – ami – lives in Kraków since 2001.";
+    const int64_t b = ts::data::char_to_byte_offset(ctx, j.at("start").get<int64_t>());
+    const int64_t e = ts::data::char_to_byte_offset(ctx, j.at("end").get<int64_t>());
+    CHECK(ctx.substr(static_cast<size_t>(b), static_cast<size_t>(e - b)) == answer);
+  }
+  CHECK(nlohmann::json::parse(lines[0]).at("id") == "1");  // no id: the input line number
+}
