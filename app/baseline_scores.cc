@@ -62,7 +62,8 @@ double qa_baseline(const TaskData& d, const std::vector<int64_t>& rows) {
   double sum = 0;
   for (int64_t i : rows) {
     const auto& r = d.qa->records[static_cast<size_t>(i)];
-    sum += token_f1(train::best_overlap_sentence(r.context, r.question).text, r.answer_text);
+    sum += max_token_f1(train::best_overlap_sentence(r.context, r.question).text,
+                        r.answers.empty() ? std::vector<std::string>{r.answer_text} : r.answers);
   }
   return 100.0 * sum / static_cast<double>(rows.size());
 }

@@ -157,8 +157,11 @@ TaskRun build_qa_run(const TaskData& d, const ModelConfig& config, const TaskRun
         selector.add(feats[next], &v[static_cast<size_t>(j * T * 2)], T);
     }
     double sum = 0;
-    for (int64_t rec : records)
-      sum += token_f1(selector.answer(rec), ds->records[static_cast<size_t>(rec)].answer_text);
+    for (int64_t rec : records) {
+      const auto& r = ds->records[static_cast<size_t>(rec)];
+      sum += max_token_f1(selector.answer(rec),
+                          r.answers.empty() ? std::vector<std::string>{r.answer_text} : r.answers);
+    }
     return records.empty() ? 0.0 : 100.0 * sum / static_cast<double>(records.size());
   };
   return r;

@@ -25,6 +25,22 @@ void check_bio(const std::string& path, int64_t line, const std::string& tag,
   }
 }
 
+std::vector<std::string> split_whitespace(std::string_view line) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    const size_t j = std::min(line.find(' ', i), line.size());
+    if (j > i) out.emplace_back(line.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+bool looks_like_tag(const std::string& t) {
+  return t == "O" || (t.size() > 2 && (t[0] == 'B' || t[0] == 'I') && t[1] == '-');
+}
+
 }  // namespace
 
 std::vector<NerSentence> read_conll(const std::string& path) {
@@ -51,10 +67,20 @@ std::vector<NerSentence> read_conll(const std::string& path) {
       if (nl == std::string::npos) break;
       continue;
     }
-    if (line.find('\t') == std::string_view::npos && line[0] == '#') continue;  // comment
-    std::vector<std::string> fields = split_tabs(line);
+    // Columns: tab-separated, or separated by spaces when the line has no tab (CoNLL-2003).
+    const bool tabs = line.find('\t') != std::string_view::npos;
+    std::vector<std::string> fields = tabs ? split_tabs(line) : split_whitespace(line);
+    // A comment ("# sent_id = 1", CoNLL-U): '#' first, no tab, and not "word tag"-shaped.
+    if (!tabs && line[0] == '#' && !(fields.size() == 2 && looks_like_tag(fields[1]))) continue;
+    // Document separators of CoNLL-2003 end a sentence and are not words.
+    if (!fields.empty() && fields.front() == "-DOCSTART-") {
+      if (!current.words.empty()) sentences.push_back(std::move(current));
+      current = {};
+      if (nl == std::string::npos) break;
+      continue;
+    }
     TS_CHECK(fields.size() >= 2,
-             "read_conll: '{}' line {}: {} tab-separated column(s), expected token<TAB>tag", path,
+             "read_conll: '{}' line {}: {} column(s), expected token<TAB>tag (or token tag)", path,
              number, fields.size());
     TS_CHECK(!fields.front().empty(), "read_conll: '{}' line {}: the token is empty", path, number);
     const std::string& tag = fields.back();

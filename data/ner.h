@@ -22,8 +22,10 @@ struct NerSentence {
   std::vector<int64_t> lines;
 };
 
-/// Reads a CoNLL file: the first field is the word, the last the tag (at least 2 tab-separated
-/// fields); a line without a tab that starts with '#' is a comment. Checks BIO: tags are "O",
+/// Reads a CoNLL file: the first field is the word, the last the tag (at least 2 fields,
+/// tab-separated, or space-separated on lines without a tab as in CoNLL-2003); a line without a
+/// tab that starts with '#' is a comment (unless it reads "word tag"); "-DOCSTART-" lines end a
+/// sentence and are skipped. Checks BIO: tags are "O",
 /// "B-X" or "I-X", and an "I-X" must follow "B-X" or "I-X". Errors name the file and the line.
 std::vector<NerSentence> read_conll(const std::string& path);
 

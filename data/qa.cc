@@ -47,25 +47,68 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
                                                    : fmt::format("line{}", number);
     r.context = text_field("context");
     r.question = text_field("question");
-    r.answer_text = text_field("answer_text");
-    const auto& start = field("answer_start");
-    TS_CHECK(start.is_number_integer(),
-             "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)", path,
-             number, start.is_structured() ? start.type_name() : start.dump());
-    r.answer_start_char = start.get<int64_t>();
-    TS_CHECK(!r.answer_text.empty(), "read_squad_jsonl: '{}' line {}: answer_text is empty", path,
-             number);
-    r.answer_start_byte = char_to_byte_offset(r.context, r.answer_start_char);
-    TS_CHECK(r.answer_start_byte >= 0,
-             "read_squad_jsonl: '{}' line {}: answer_start {} is outside the context ({} "
-             "characters)",
-             path, number, r.answer_start_char, count_chars(r.context));
-    if (r.context.compare(r.answer_start_byte, r.answer_text.size(), r.answer_text) != 0) {
-      std::string found = r.context.substr(r.answer_start_byte, r.answer_text.size());
-      fail(
-          "read_squad_jsonl: '{}' line {}: answer_text '{}' does not match the context at "
-          "character {} (found '{}')",
-          path, number, r.answer_text, r.answer_start_char, found);
+    // The answer: "answer_text" + "answer_start" (the pack's form), or SQuAD's "answers" as
+    // {"text": [...], "answer_start": [...]} (Hugging Face datasets) or [{"text", "answer_start"}]
+    // (the original JSON). The first answer is trained on; every one counts when scoring.
+    std::vector<std::pair<std::string, nlohmann::json>> answers;  // (text, start)
+    if (j.contains("answer_text") || !j.contains("answers")) {
+      answers.emplace_back(text_field("answer_text"), field("answer_start"));
+    } else {
+      const auto& a = j["answers"];
+      auto bad = [&] {
+        fail("read_squad_jsonl: '{}' line {}: \"answers\" must be {{\"text\": [...], "
+             "\"answer_start\": [...]}} or a list of {{\"text\", \"answer_start\"}} (got {})",
+             path, number, a.dump().substr(0, 80));
+      };
+      if (a.is_object()) {
+        if (!a.contains("text") || !a.contains("answer_start") || !a["text"].is_array() ||
+            !a["answer_start"].is_array() || a["text"].size() != a["answer_start"].size())
+          bad();
+        for (size_t k = 0; k < a["text"].size(); ++k) {
+          if (!a["text"][k].is_string()) bad();
+          answers.emplace_back(a["text"][k].get<std::string>(), a["answer_start"][k]);
+        }
+      } else if (a.is_array()) {
+        for (const auto& x : a) {
+          if (!x.is_object() || !x.contains("text") || !x["text"].is_string() ||
+              !x.contains("answer_start"))
+            bad();
+          answers.emplace_back(x["text"].get<std::string>(), x["answer_start"]);
+        }
+      } else {
+        bad();
+      }
+      TS_CHECK(!answers.empty(),
+               "read_squad_jsonl: '{}' line {}: \"answers\" is empty (SQuAD v2's unanswerable "
+               "questions are not supported)",
+               path, number);
+    }
+    for (size_t k = 0; k < answers.size(); ++k) {
+      const auto& [answer, start] = answers[k];
+      TS_CHECK(start.is_number_integer(),
+               "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)",
+               path, number, start.is_structured() ? start.type_name() : start.dump());
+      const int64_t start_char = start.get<int64_t>();
+      TS_CHECK(!answer.empty(), "read_squad_jsonl: '{}' line {}: answer_text is empty", path,
+               number);
+      const int64_t start_byte = char_to_byte_offset(r.context, start_char);
+      TS_CHECK(start_byte >= 0,
+               "read_squad_jsonl: '{}' line {}: answer_start {} is outside the context ({} "
+               "characters)",
+               path, number, start_char, count_chars(r.context));
+      if (r.context.compare(start_byte, answer.size(), answer) != 0) {
+        std::string found = r.context.substr(start_byte, answer.size());
+        fail(
+            "read_squad_jsonl: '{}' line {}: answer_text '{}' does not match the context at "
+            "character {} (found '{}')",
+            path, number, answer, start_char, found);
+      }
+      if (k == 0) {
+        r.answer_text = answer;
+        r.answer_start_char = start_char;
+        r.answer_start_byte = start_byte;
+      }
+      r.answers.push_back(answer);
     }
     records.push_back(std::move(r));
     if (progress) progress(path, static_cast<int64_t>(records.size()), 0);

@@ -23,6 +23,8 @@ struct QaRecord {
   std::string answer_text;
   int64_t answer_start_char = 0;  ///< as in the file: code points into the context
   int64_t answer_start_byte = 0;  ///< the same position in bytes of the UTF-8 context
+  /// Every gold answer text (the first is answer_text; SQuAD scores the best match).
+  std::vector<std::string> answers;
   int64_t line = 0;
 };
 

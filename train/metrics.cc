@@ -278,4 +278,10 @@ double corpus_chrf(const std::vector<std::string>& hyps, const std::vector<std::
   return 100.0 * (1 + beta2) * p * r / (beta2 * p + r);
 }
 
+double max_token_f1(const std::string& prediction, const std::vector<std::string>& answers) {
+  double best = 0;
+  for (const auto& a : answers) best = std::max(best, token_f1(prediction, a));
+  return best;
+}
+
 }  // namespace taesan::models

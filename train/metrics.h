@@ -35,6 +35,9 @@ std::string normalize_answer(const std::string& s);
 double exact_match(const std::string& prediction, const std::string& gold);
 /// Token-level F1 of the normalised strings.
 double token_f1(const std::string& prediction, const std::string& gold);
+/// SQuAD's score of a question with several gold answers: the best token_f1 over them (0 when
+/// `answers` is empty).
+double max_token_f1(const std::string& prediction, const std::vector<std::string>& answers);
 
 /// exp(mean negative log-likelihood per token).
 double perplexity(double total_nll, int64_t tokens);
