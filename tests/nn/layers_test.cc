@@ -6,13 +6,13 @@
 #include <limits>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/gradcheck.h"
 #include "taesan/core/random.h"
 #include "taesan/nn/nn.h"
 #include "taesan/nn/transformer.h"
 #include "taesan/ops/ops.h"
-#include "common/test_util.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;

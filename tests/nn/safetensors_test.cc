@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "taesan/autograd/factory.h"
 #include "common/test_util.h"
+#include "taesan/autograd/factory.h"
 
 namespace ts = taesan;
 namespace st = ts::safetensors;

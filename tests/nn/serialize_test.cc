@@ -4,11 +4,11 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/core/random.h"
 #include "taesan/nn/nn.h"
 #include "taesan/ops/ops.h"
-#include "common/test_util.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;

@@ -5,9 +5,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/nn/safetensors.h"
-#include "common/test_util.h"
 
 namespace ts = taesan;
 

@@ -8,10 +8,10 @@
 #include <functional>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/nn/safetensors.h"
 #include "taesan/optim/sgd.h"
-#include "common/test_util.h"
 
 namespace ts = taesan;
 namespace optim = ts::optim;

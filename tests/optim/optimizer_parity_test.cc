@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/nn/safetensors.h"
 #include "taesan/optim/adam.h"
 #include "taesan/optim/sgd.h"
-#include "common/test_util.h"
 
 namespace ts = taesan;
 using ts::test::max_scaled_error;
