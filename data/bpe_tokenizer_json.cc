@@ -3,10 +3,9 @@
 // as added tokens. Loading accepts both merge spellings ("a b" and ["a", "b"]) and rejects, with a
 // clear error, the features this tokenizer does not implement (normalizers, prefix space, ...).
 // A post-processor is ignored: encode() never adds special tokens; the datasets add them.
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "taesan/core/atomic_file.h"
 #include "taesan/core/error.h"
 #include "taesan/data/bpe_tokenizer.h"
 #include "taesan/data/unicode.h"
@@ -111,18 +110,7 @@ std::string BpeTokenizer::to_json() const {
 }
 
 void BpeTokenizer::save(const std::string& path) const {
-  std::string text = to_json();
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    TS_CHECK(out.good(), "BpeTokenizer::save: cannot write '{}'", tmp);
-    out << text;
-    out.close();
-    TS_CHECK(out.good(), "BpeTokenizer::save: error while writing '{}'", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  TS_CHECK(!ec, "BpeTokenizer::save: cannot rename '{}' to '{}': {}", tmp, path, ec.message());
+  write_file_atomic(path, to_json(), "BpeTokenizer::save");
 }
 
 BpeTokenizer BpeTokenizer::load(const std::string& path) {

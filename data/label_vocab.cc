@@ -3,8 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
-
+#include "taesan/core/atomic_file.h"
 #include "taesan/core/error.h"
 #include "taesan/data/text_io.h"
 
@@ -45,11 +44,9 @@ const std::string& LabelVocab::label(int64_t id) const {
 }
 
 void LabelVocab::save(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  TS_CHECK(out.good(), "LabelVocab::save: cannot write '{}'", path);
-  for (const auto& l : labels_) out << l << '\n';
-  out.close();
-  TS_CHECK(out.good(), "LabelVocab::save: error while writing '{}'", path);
+  std::string text;
+  for (const auto& l : labels_) text += l + '\n';
+  write_file_atomic(path, text, "LabelVocab::save");
 }
 
 LabelVocab LabelVocab::load(const std::string& path) {

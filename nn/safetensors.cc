@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +16,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "taesan/core/atomic_file.h"
+
 namespace taesan::safetensors {
 namespace {
 
@@ -25,8 +26,6 @@ using OrderedJson = nlohmann::ordered_json;
 
 /// Reads `n` bytes at `offset` of the source into `dst`.
 using ReadAt = std::function<void(uint64_t offset, size_t n, void* dst)>;
-/// Appends bytes to the destination.
-using Sink = std::function<void(const char* data, size_t n)>;
 
 void byteswap_elements(void* data, size_t count, size_t element_size) {
   if constexpr (std::endian::native == std::endian::little) return;
@@ -276,7 +275,7 @@ Plan plan(const nn::NamedTensors& tensors, const Metadata& metadata, const char*
   return p;
 }
 
-void write_tensor(const Tensor& t, const Sink& sink) {
+void write_tensor(const Tensor& t, const ByteSink& sink) {
   const size_t es = t.element_size();
   if (t.numel() == 0) return;
   if (t.is_contiguous() && std::endian::native == std::endian::little) {
@@ -308,51 +307,6 @@ void write_tensor(const Tensor& t, const Sink& sink) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    TS_CHECK(w > 0, "safetensors::save: writing {} failed: {}", path, errno_text());
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-std::string parent_dir(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-/// Writes through `body` into a temporary file beside `path`, fsyncs it, renames it over `path`
-/// and fsyncs the directory. On any failure the temporary file is removed and `path` untouched.
-void write_atomically(const std::string& path, const std::function<void(const Sink&)>& body) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TS_CHECK(fd >= 0, "safetensors::save: cannot create {}: {}", tmp, errno_text());
-  try {
-    body([&](const char* data, size_t n) { write_all(fd, data, n, tmp); });
-    TS_CHECK(::fsync(fd) == 0, "safetensors::save: fsync of {} failed: {}", tmp, errno_text());
-    TS_CHECK(::close(fd) == 0, "safetensors::save: closing {} failed: {}", tmp, errno_text());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string err = errno_text();
-    ::unlink(tmp.c_str());
-    fail("safetensors::save: cannot rename {} to {}: {}", tmp, path, err);
-  }
-  const int dir = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // makes the rename durable; failure here cannot corrupt either file
-    ::close(dir);
-  }
-}
 
 /// A file open for reading, closed on destruction.
 class InputFile {
@@ -416,10 +370,13 @@ std::string_view dtype_code(DType dtype) {
 
 void save(const std::string& path, const nn::NamedTensors& tensors, const Metadata& metadata) {
   const Plan p = plan(tensors, metadata, "safetensors::save");
-  write_atomically(path, [&](const Sink& sink) {
-    sink(p.prefix.data(), p.prefix.size());
-    for (const auto* entry : p.order) write_tensor(entry->second, sink);
-  });
+  write_file_atomic_stream(
+      path,
+      [&](const ByteSink& sink) {
+        sink(p.prefix.data(), p.prefix.size());
+        for (const auto* entry : p.order) write_tensor(entry->second, sink);
+      },
+      "safetensors::save");
 }
 
 std::string save_to_bytes(const nn::NamedTensors& tensors, const Metadata& metadata) {

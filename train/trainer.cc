@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "taesan/core/atomic_file.h"
 #include "taesan/core/error.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
@@ -171,23 +172,10 @@ bool interrupt_requested() { return g_interrupt.load(); }
 void request_interrupt() { g_interrupt.store(true); }
 
 void write_file_atomic(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  const fs::path p(path);
+  const std::filesystem::path p(path);
   std::error_code ec;
-  if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    TS_CHECK(out.good(), "write_file_atomic: cannot open '{}' for writing", tmp);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    TS_CHECK(out.good(), "write_file_atomic: writing '{}' failed (disk full?)", tmp);
-  }
-  fs::rename(tmp, p, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail("write_file_atomic: cannot rename '{}' to '{}'", tmp, path);
-  }
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  taesan::write_file_atomic(path, text, "write_file_atomic");
 }
 
 void write_log_csv(const std::vector<LogRow>& log, const std::string& path) {

@@ -126,7 +126,8 @@ std::vector<LogRow> read_log_csv(const std::string& path);
 /// Writes a hand-made SVG chart of the training loss and the evaluation values, atomically.
 void write_log_svg(const std::vector<LogRow>& log, const std::string& path,
                    const std::string& title, const std::string& eval_label);
-/// Writes `text` to `path` through a temporary file renamed over it (never half-written).
+/// Writes `text` to `path` atomically (taesan::write_file_atomic, core/atomic_file.h), creating
+/// the parent directories first.
 void write_file_atomic(const std::string& path, const std::string& text);
 
 /// True once Ctrl-C was pressed while a Trainer's handler was installed (cleared by each fit).

@@ -5,10 +5,10 @@
 #include <set>
 
 #include "taesan/core/parallel.h"
-#include "data_test_util.h"
+#include "tokenizer_fixture.h"
 
 namespace ts = taesan;
-using namespace ts::data::testing;
+using namespace ts::test;
 using ts::data::Example;
 using ts::data::LabelKind;
 

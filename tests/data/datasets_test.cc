@@ -6,10 +6,10 @@
 #include <map>
 #include <set>
 
-#include "data_test_util.h"
+#include "tokenizer_fixture.h"
 
 namespace ts = taesan;
-using namespace ts::data::testing;
+using namespace ts::test;
 
 namespace {
 

@@ -3,12 +3,13 @@
 #include <catch2/catch.hpp>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "taesan/core/parallel.h"
-#include "data_test_util.h"
+#include "tokenizer_fixture.h"
 
 namespace ts = taesan;
-using namespace ts::data::testing;
+using namespace ts::test;
 using ts::data::BpeTokenizer;
 
 namespace {
@@ -148,6 +149,30 @@ TEST_CASE("tokenizer.json save/load keeps the tokenizer and the Hugging Face lay
   CHECK(back.to_json() == tok.to_json());
   for (const auto& text : tiny_corpus()) CHECK(back.encode(text) == tok.encode(text));
   CHECK(back.token_to_id("[MASK]") == tok.token_to_id("[MASK]"));
+}
+
+TEST_CASE("tokenizer.json and label lists are written atomically", "[data][tokenizer]") {
+  ScratchDir dir;
+  const std::string path = dir.file("tokenizer.json");
+  tiny_tokenizer().save(path);
+  const std::string before = ts::data::read_file(path);
+  ts::data::LabelVocab labels({"neg", "pos"});
+  labels.save(dir.file("labels.txt"));
+  // A target that cannot be replaced (a directory): a clear error, no temporary file left, and
+  // the files saved before keep their contents.
+  std::filesystem::create_directory(dir.path() / "taken");
+  CHECK_THAT(error_of([&] { tiny_tokenizer().save(dir.file("taken")); }),
+             Catch::Contains("BpeTokenizer::save") && Catch::Contains("taken"));
+  CHECK_THAT(error_of([&] { labels.save(dir.file("taken")); }),
+             Catch::Contains("LabelVocab::save") && Catch::Contains("taken"));
+  CHECK_THAT(error_of([&] { labels.save(dir.file("missing/labels.txt")); }),
+             Catch::Contains("LabelVocab::save") && Catch::Contains("No such file or directory"));
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    names.insert(e.path().filename().string());
+  CHECK(names == std::set<std::string>{"labels.txt", "taken", "tokenizer.json"});
+  CHECK(ts::data::read_file(path) == before);
+  CHECK(ts::data::LabelVocab::load(dir.file("labels.txt")) == labels);
 }
 
 TEST_CASE("a hand-written Hugging Face tokenizer.json loads and encodes", "[data][tokenizer]") {

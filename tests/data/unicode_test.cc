@@ -3,7 +3,7 @@
 // Python `regex` module, see data/unicode.cc).
 #include <catch2/catch.hpp>
 
-#include "data_test_util.h"
+#include "taesan/data/data.h"
 
 namespace ts = taesan;
 using ts::data::CharClass;

@@ -6,13 +6,13 @@
 #include <limits>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/gradcheck.h"
 #include "taesan/core/random.h"
 #include "taesan/nn/nn.h"
 #include "taesan/nn/transformer.h"
 #include "taesan/ops/ops.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;
@@ -25,7 +25,7 @@ using Forward = std::function<ts::Tensor(const ts::Tensor&)>;
 /// sum(y * cot), and compares y and every gradient with PyTorch's.
 void check_against_torch(const std::string& name, nn::Module& module, const Forward& forward) {
   INFO("layer " << name);
-  static const auto file = ts::safetensors::load(ts::test::nn_fixture("layers.safetensors"));
+  static const auto file = ts::safetensors::load(ts::test::fixture("nn", "layers.safetensors"));
   module.to(ts::kFloat64);
   nn::NamedTensors params;
   for (const auto& [n, t] : module.named_parameters())

@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 namespace st = ts::safetensors;
@@ -301,10 +301,10 @@ TEST_CASE("an independent numpy reader reads what taesan writes", "[nn][safetens
 
 TEST_CASE("files written on the PyTorch side load with their names and values",
           "[nn][safetensors]") {
-  const st::Header header = st::read_header(ts::test::nn_fixture("torch_mlp.safetensors"));
+  const st::Header header = st::read_header(ts::test::fixture("nn", "torch_mlp.safetensors"));
   CHECK(header.metadata.at("format") == "pt");
   REQUIRE(header.tensors.size() == 6);
-  const st::Contents c = st::load(ts::test::nn_fixture("torch_mlp.safetensors"));
+  const st::Contents c = st::load(ts::test::fixture("nn", "torch_mlp.safetensors"));
   CHECK(c.find("0.weight").shape() == ts::Shape{16, 6});
   CHECK(c.find("1.bias").shape() == ts::Shape{16});
   CHECK(c.find("4.weight").shape() == ts::Shape{4, 16});

@@ -4,11 +4,11 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/core/random.h"
 #include "taesan/nn/nn.h"
 #include "taesan/ops/ops.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 namespace nn = ts::nn;
@@ -100,16 +100,16 @@ TEST_CASE("strict load names every mismatch and changes nothing", "[nn][serializ
 TEST_CASE("a PyTorch state dict loads into the matching model and reproduces its outputs",
           "[nn][serialize][parity]") {
   auto mlp = torch_like_mlp();
-  const nn::LoadResult r = ts::load(mlp, ts::test::nn_fixture("torch_mlp.safetensors"));
+  const nn::LoadResult r = ts::load(mlp, ts::test::fixture("nn", "torch_mlp.safetensors"));
   CHECK(r.ok());
   mlp->eval();
-  const auto io = ts::safetensors::load(ts::test::nn_fixture("torch_mlp_io.safetensors"));
+  const auto io = ts::safetensors::load(ts::test::fixture("nn", "torch_mlp_io.safetensors"));
   const ts::Tensor y = mlp->forward(io.find("x"));
   CHECK(ts::test::max_scaled_error(y, io.find("y")) < 1e-5);
   // Written back, the file holds the same names, shapes and values.
   ts::test::ScratchDir dir;
   ts::save(mlp, dir.file("back.safetensors"));
-  const auto original = ts::safetensors::load(ts::test::nn_fixture("torch_mlp.safetensors"));
+  const auto original = ts::safetensors::load(ts::test::fixture("nn", "torch_mlp.safetensors"));
   const auto back = ts::safetensors::load(dir.file("back.safetensors"));
   REQUIRE(back.tensors.size() == original.tensors.size());
   for (const auto& [n, t] : original.tensors)

@@ -5,14 +5,14 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/nn/safetensors.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 
 TEST_CASE("clip_grad_norm matches PyTorch", "[optim][clip]") {
-  const auto file = ts::safetensors::load(ts::test::optim_fixture("clip_grad.safetensors"));
+  const auto file = ts::safetensors::load(ts::test::fixture("optim", "clip_grad.safetensors"));
   for (auto [tag, p] : {std::pair{"l2", 2.0}, {"inf", INFINITY}, {"p1_5", 1.5}, {"l1", 1.0}}) {
     INFO("norm " << tag);
     ts::TensorList params;

@@ -8,10 +8,10 @@
 #include <functional>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/nn/safetensors.h"
 #include "taesan/optim/sgd.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 namespace optim = ts::optim;
@@ -50,7 +50,7 @@ const std::map<std::string, Factory>& factories() {
 }  // namespace
 
 TEST_CASE("scheduler curves equal PyTorch / Hugging Face", "[optim][scheduler]") {
-  const auto file = ts::safetensors::load(ts::test::optim_fixture("schedulers.safetensors"));
+  const auto file = ts::safetensors::load(ts::test::fixture("optim", "schedulers.safetensors"));
   for (const auto& [name, make] : factories()) {
     INFO("scheduler " << name);
     const ts::Tensor expected = file.find(name);

@@ -5,10 +5,10 @@
 #include <cstdlib>
 #include <memory>
 
+#include "common/test_util.h"
 #include "taesan/nn/safetensors.h"
 #include "taesan/optim/adam.h"
 #include "taesan/optim/sgd.h"
-#include "test_util.h"
 
 namespace ts = taesan;
 using ts::test::max_scaled_error;
@@ -71,7 +71,7 @@ TEST_CASE("optimizers match torch.optim step for step", "[optim][parity]") {
   const double tolerance = tag == "f64" ? 1e-12 : 1e-6;
   INFO("case " << name << " " << tag);
   const auto file =
-      ts::safetensors::load(ts::test::optim_fixture("optimizer_" + name + ".safetensors"));
+      ts::safetensors::load(ts::test::fixture("optim", "optimizer_" + name + ".safetensors"));
   const int64_t num_params = std::stoll(file.metadata.at("num_params"));
   const int64_t steps = std::stoll(file.metadata.at("steps"));
   REQUIRE(steps == 5);
