@@ -190,6 +190,14 @@ int cmd_pretrain(const Args& a) {
   return 0;
 }
 
+/// The task-run settings a fine-tuning command line may change.
+ts::models::TaskRunOptions task_run_options(const Args& a) {
+  ts::models::TaskRunOptions ro;
+  ro.ner_tag_weight_power = a.real("tag-weight-power", ro.ner_tag_weight_power);
+  ro.metric = a.str("metric");
+  return ro;
+}
+
 /// Options a fine-tuning command line sets on top of a task type's defaults.
 ts::models::RunOptions finetune_options(const Args& a, ts::models::TaskType type, bool pretrained,
                                         const std::string& name) {
@@ -245,6 +253,8 @@ int cmd_finetune(const Args& a) {
         "                tokenizer is trained on the training file (or --tokenizer FILE)\n"
         "  --vocab N     vocabulary of that tokenizer (default 4000); --d-model N --layers N\n"
         "  --eval-every N  steps between validations (default: twice per epoch)\n"
+        "  --metric accuracy|macro-F1  classify's metric (default accuracy)\n"
+        "  --tag-weight-power X  ner: weigh tags by (count(O) / count(tag))^X (default 0.5)\n"
         "  --body-lr-scale X  learning-rate multiplier of the pretrained body (default 1)\n"
         "Training defaults per task type: see default_finetune_options in app/finetune.cc;\n"
         "--steps is a cap, --patience counts validations without improvement (default 6).\n%s",
@@ -290,9 +300,10 @@ int cmd_finetune(const Args& a) {
     ts::models::TaskEncoding enc;
     enc.seq_len = o.seq_len;
     const auto data = ts::models::load_task_files(type, files, tok, enc);
-    s = ts::models::finetune(data, task, tok, config, init, o);
+    s = ts::models::finetune(data, task, tok, config, init, o, task_run_options(a));
   } else {
-    s = ts::models::finetune(task, tok, a.str("data", "../shared/data"), config, init, o);
+    s = ts::models::finetune(task, tok, a.str("data", "../shared/data"), config, init, o,
+                             task_run_options(a));
   }
   if (!ts::dist::is_main_process()) return s.train.interrupted ? 130 : 0;
   if (s.train.interrupted) {
@@ -458,7 +469,8 @@ int run_cli(int argc, char** argv) {
     if (cmd == "finetune") {
       flags.insert({{"init", true}, {"task", true}, {"body-lr-scale", true}, {"train", true},
                     {"valid", true}, {"test", true}, {"vocab", true}, {"d-model", true},
-                    {"layers", true}, {"eval-every", true}});
+                    {"layers", true}, {"eval-every", true}, {"metric", true},
+                    {"tag-weight-power", true}});
       return cmd_finetune(Args(argc, argv, 2, flags));
     }
     if (cmd == "evaluate") {

@@ -188,13 +188,14 @@ TaskScore finetune(const TaskData& data, const std::string& task_name, const dat
 
 TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
                    const std::string& data_dir, const ModelConfig& config,
-                   const std::string& init_weights, const RunOptions& o) {
+                   const std::string& init_weights, const RunOptions& o,
+                   const TaskRunOptions& ro_in) {
   const PackTask& spec = pack_task(task);
   TaskEncoding enc;
   enc.seq_len = o.seq_len;
   const TaskData data = load_pack_task(task, data_dir, tok, enc, o.max_train, o.max_eval);
-  TaskRunOptions ro;
-  if (spec.type == TaskType::kClassify) ro.metric = spec.metric;
+  TaskRunOptions ro = ro_in;
+  if (spec.type == TaskType::kClassify && ro.metric.empty()) ro.metric = spec.metric;
   return finetune(data, task, tok, config, init_weights, o, ro);
 }
 

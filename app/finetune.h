@@ -51,7 +51,8 @@ TaskScore finetune(const TaskData& data, const std::string& task_name,
 /// Fine-tunes a task of the dataset pack (pack_tasks()) found in `data_dir` (80/10/10 split).
 TaskScore finetune(const std::string& task, const data::BpeTokenizer& tokenizer,
                    const std::string& data_dir, const ModelConfig& config,
-                   const std::string& init_weights, const RunOptions& options);
+                   const std::string& init_weights, const RunOptions& options,
+                   const TaskRunOptions& run_options = {});
 
 /// Scores fine-tuned weights (with their sidecar) on the test rows of `data` (all rows when it
 /// has no test split), with the baseline trained on its training rows when there are any.
