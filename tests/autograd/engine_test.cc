@@ -4,6 +4,8 @@
 
 #include <taesan/taesan.h>
 
+#include "taesan/autograd/node.h"  // autograd::record: a custom op in the tests
+
 namespace ts = taesan;
 using Catch::Matchers::Contains;
 
