@@ -4,7 +4,7 @@
 
 #include <taesan/taesan.h>
 
-#include "taesan/autograd/node.h"  // autograd::record: a custom op in the tests
+#include "taesan/autograd/node.h"
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;
