@@ -12,6 +12,7 @@
 #include "taesan/core/parallel.h"
 #include "taesan/core/random.h"
 #include "taesan/core/shape.h"
+#include "taesan/autograd/autocast.h"
 #include "taesan/autograd/engine.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/format.h"

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "taesan/autograd/autocast.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
@@ -125,6 +126,9 @@ TensorList run_engine(const TensorList& roots, const TensorList& grad_roots, boo
   }
 
   AutoGradMode mode(create_graph);
+  // Autocast was decided when each op was recorded (its rounding nodes are in the graph): backward
+  // rules run without it, so backward inside a region is the same as after it.
+  AutocastGuard no_autocast(false);
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();

@@ -69,7 +69,9 @@ Tensor rand(const Shape& shape, DType dtype) {
   uint64_t seed = random::seed(), base = random::reserve(shape_numel(shape));
   return generate(shape, dtype, [=](int64_t i) {
     double u = random::uniform01(random::bits(seed, base + i));
-    if (dtype == kFloat32) u = std::min(u, 0.99999994039535522);  // stay below 1 after rounding
+    // Stay below 1 after rounding to the dtype (the largest float32 / bfloat16 below 1).
+    if (dtype == kFloat32) u = std::min(u, 0.99999994039535522);
+    if (dtype == kBFloat16) u = std::min(u, 0.99609375);
     return u;
   });
 }
@@ -112,6 +114,7 @@ template Tensor from_vector<float>(const std::vector<float>&, const Shape&);
 template Tensor from_vector<double>(const std::vector<double>&, const Shape&);
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&);
 template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&);
+template Tensor from_vector<BFloat16>(const std::vector<BFloat16>&, const Shape&);
 
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }

@@ -22,7 +22,7 @@ Tensor arange(int64_t n, DType dtype = kInt64);
 Tensor arange(double start, double end, double step, DType dtype = kFloat32);
 /// Standard normal samples.
 Tensor randn(const Shape& shape, DType dtype = kFloat32);
-/// Uniform samples in [0, 1).
+/// Uniform samples in [0, 1) (below 1 after rounding to the dtype).
 Tensor rand(const Shape& shape, DType dtype = kFloat32);
 /// Uniform integers in [low, high).
 Tensor randint(int64_t low, int64_t high, const Shape& shape, DType dtype = kInt64);

@@ -3,6 +3,8 @@
 // masked-LM head, at the tiny/small configs of issue 8, and prints the figures that
 // bench/torch_reference.py prints for the same model in PyTorch (bench/compare.sh runs both).
 // A plain program (not Google Benchmark's runner): warm-up, N measured steps, median and spread.
+// --precision bf16 runs the forward inside a ts::AutocastGuard (the GEMMs on bf16-rounded operands,
+// fp32 accumulation); with --loss-curve N it prints the losses to set beside fp32's.
 #include <sys/resource.h>
 #include <taesan/taesan.h>
 #include <time.h>
@@ -37,13 +39,15 @@ struct Args {
   double peak_gflops = 0;     // FMA peak of `threads` cores; 0: the measured figures below
   bool measure_peak = false;  // measure the FMA peak instead
   uint64_t seed = 0;          // ts::manual_seed for the initial weights
+  std::string precision = "fp32";  // fp32 | bf16 (the forward inside a ts::AutocastGuard)
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
   throw ts::Error(fmt::format(
       "train_bench: {}\nusage: train_bench --model gpt|bert --config tiny|small --threads N "
       "--steps N --warmup N [--loss-curve N] [--weights FILE.safetensors] "
-      "[--save-weights FILE.safetensors] [--profile] [--peak-gflops X | --measure-peak] [--seed S]",
+      "[--save-weights FILE.safetensors] [--profile] [--peak-gflops X | --measure-peak] [--seed S] "
+      "[--precision fp32|bf16]",
       message));
 }
 
@@ -85,6 +89,8 @@ Args parse_args(int argc, char** argv) {
       a.measure_peak = true;
     else if (flag == "--seed")
       a.seed = static_cast<uint64_t>(parse_int(flag, value(), 0));
+    else if (flag == "--precision")
+      a.precision = value();
     else if (flag == "--peak-gflops") {
       std::string v = value();
       char* end = nullptr;
@@ -99,6 +105,8 @@ Args parse_args(int argc, char** argv) {
     usage_error(fmt::format("--model must be gpt or bert, got \"{}\"", a.model));
   if (a.config != "tiny" && a.config != "small")
     usage_error(fmt::format("--config must be tiny or small, got \"{}\"", a.config));
+  if (a.precision != "fp32" && a.precision != "bf16")
+    usage_error(fmt::format("--precision must be fp32 or bf16, got \"{}\"", a.precision));
   return a;
 }
 
@@ -182,10 +190,13 @@ Batch make_batch(const BenchConfig& c, bool masked_lm, uint64_t index) {
 struct Model {
   std::shared_ptr<ts::models::DecoderModel> gpt;
   std::shared_ptr<ts::models::MaskedLanguageModel> bert;
+  bool bf16 = false;  // --precision bf16: the forward runs inside an autocast region
   ts::nn::Module& module() const {
     return gpt ? static_cast<ts::nn::Module&>(*gpt) : static_cast<ts::nn::Module&>(*bert);
   }
   ts::Tensor loss(const Batch& b) const {
+    // Backward runs after the region: the recorded ops keep their bf16 policy (autocast.h).
+    ts::AutocastGuard amp(bf16);
     if (gpt) return ts::models::causal_lm_loss(gpt->forward(b.input_ids), b.input_ids);
     return ts::models::lm_loss(bert->forward(b.input_ids), b.labels);
   }
@@ -304,6 +315,7 @@ Model build_model(const Args& a, const BenchConfig& bc) {
   else
     m.bert = std::make_shared<ts::models::MaskedLanguageModel>(c);
   if (!a.weights.empty()) ts::load(m.module(), a.weights);
+  m.bf16 = a.precision == "bf16";
   m.module().train();
   return m;
 }

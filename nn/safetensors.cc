@@ -51,12 +51,13 @@ std::optional<DType> parse_dtype(const std::string& code) {
   if (code == "F64") return kFloat64;
   if (code == "I64") return kInt64;
   if (code == "BOOL") return kBool;
+  if (code == "BF16") return kBFloat16;  // PyTorch / Hugging Face bfloat16: 2 bytes, LE
   return std::nullopt;
 }
 
 bool is_known_unsupported(const std::string& code) {
   static const std::set<std::string> known = {
-      "F16",     "BF16",    "I8",  "U8", "I16",     "U16",     "I32",  "U32",    "U64",
+      "F16",     "I8",      "U8",  "I16", "U16",     "I32",     "U32",  "U64",
       "F8_E4M3", "F8_E5M2", "C64", "F4", "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
   return known.count(code) > 0;
 }
@@ -130,7 +131,7 @@ Header parse_header(std::string_view text, uint64_t data_start, uint64_t data_si
     std::optional<DType> dtype = parse_dtype(code);
     TS_CHECK(dtype.has_value(),
              "safetensors: {}: tensor '{}' has {} dtype \"{}\" (taesan reads F32, "
-             "F64, I64 and BOOL)",
+             "F64, BF16, I64 and BOOL)",
              src, name, is_known_unsupported(code) ? "unsupported" : "unknown", code);
     info.dtype = *dtype;
 
@@ -364,6 +365,8 @@ std::string_view dtype_code(DType dtype) {
       return "I64";
     case DType::Bool:
       return "BOOL";
+    case DType::BFloat16:
+      return "BF16";
   }
   fail("safetensors: dtype {} has no safetensors code", static_cast<int>(dtype));
 }

@@ -46,7 +46,7 @@ struct Contents {
   Tensor find(const std::string& name) const;
 };
 
-/// The dtype string of the format: "F32", "F64", "I64", "BOOL".
+/// The dtype string of the format: "F32", "F64", "BF16", "I64", "BOOL".
 std::string_view dtype_code(DType dtype);
 
 /// Writes `tensors` (any layout; names unique, not "__metadata__") and `metadata` to `path`

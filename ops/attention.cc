@@ -7,9 +7,11 @@
 #include <cmath>
 #include <limits>
 
+#include "taesan/autograd/autocast.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
+#include "taesan/ops/autocast.h"
 #include "taesan/ops/kernels/attention.h"
 #include "taesan/ops/ops.h"
 
@@ -149,6 +151,18 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     const Tensor& attn_mask, double dropout_p, bool is_causal,
                                     std::optional<double> scale, AttentionBackend backend) {
   const char* fn = "scaled_dot_product_attention";
+  if (ops::autocast_applies({q, k, v})) {
+    // q, k, v rounded to bf16, fp32 accumulation (ops/autocast.h); the softmax and its
+    // probabilities stay float32, as softmax does everywhere under autocast.
+    AutocastGuard off(false);
+    Tensor mask =
+        attn_mask.defined() && attn_mask.dtype() == kBFloat16 ? attn_mask.to(kFloat32) : attn_mask;
+    return ops::autocast_output(scaled_dot_product_attention(
+        ops::autocast_operand(q), ops::autocast_operand(k), ops::autocast_operand(v), mask,
+        dropout_p, is_causal, scale, backend));
+  }
+  if (q.dtype() == kBFloat16 || k.dtype() == kBFloat16 || v.dtype() == kBFloat16)
+    refuse_bfloat16(fn);
   TS_CHECK(is_floating(q.dtype()) && k.dtype() == q.dtype() && v.dtype() == q.dtype(),
            "{}: q, k, v must share one floating-point dtype, got {}, {}, {}", fn, q.describe(),
            k.describe(), v.describe());

@@ -4,10 +4,12 @@
 #include "taesan/ops/copy.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/node.h"
 #include "taesan/ops/iterate.h"
+#include "taesan/ops/kernels/convert.h"
 
 namespace taesan::ops {
 
@@ -34,7 +36,13 @@ void copy_into(const Tensor& dst, const Tensor& src) {
         D* dp = d + off[0];
         const S* sp = s + off[1];
         if (sd == 1 && ss == 1) {
-          for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+          // float32 <-> bfloat16 runs the SIMD conversion (the same rounding as the cast below).
+          if constexpr (std::is_same_v<D, BFloat16> && std::is_same_v<S, float>)
+            kernels::float_to_bf16(sp, &dp->bits, n);
+          else if constexpr (std::is_same_v<D, float> && std::is_same_v<S, BFloat16>)
+            kernels::bf16_to_float(&sp->bits, dp, n);
+          else
+            for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
         } else {
           for (int64_t i = 0; i < n; ++i) dp[i * sd] = static_cast<D>(sp[i * ss]);
         }

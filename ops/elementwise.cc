@@ -34,6 +34,7 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* 
   const DType dt = promote_types(a.dtype(), b.dtype());
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   const bool compare = op == BinaryOp::Eq || op == BinaryOp::Lt || op == BinaryOp::Gt;
+  if (dt == kBFloat16) refuse_bfloat16(name);
   if (!is_floating(dt)) {
     // int64 / bool: plain loops in int64.
     Tensor ai = as_dtype(a, kInt64), bi = as_dtype(b, kInt64);
@@ -91,6 +92,7 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* 
 
 // y = f(x) for floating x (any layout).
 Tensor unary_kernel(const Tensor& x, UnaryOp op, double param, const char* name) {
+  if (x.dtype() == kBFloat16) refuse_bfloat16(name);
   TS_CHECK(is_floating(x.dtype()), "{}: expected a floating-point tensor, got {}", name, x.describe());
   Tensor y = empty(x.shape(), x.dtype());
   ops::RowPlan plan = ops::plan_rows(x.shape(), {y.strides(), x.strides()});
@@ -135,6 +137,7 @@ Meta2 metas(const Tensor& a, const Tensor& b) { return {{a.shape(), a.dtype()}, 
 DType promote_types(DType a, DType b) {
   if (a == kFloat64 || b == kFloat64) return kFloat64;
   if (a == kFloat32 || b == kFloat32) return kFloat32;
+  if (a == kBFloat16 || b == kBFloat16) return kBFloat16;  // then refused, unless only selected
   if (a == kInt64 || b == kInt64) return kInt64;
   return kBool;
 }

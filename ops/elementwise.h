@@ -50,7 +50,7 @@ Tensor logical_not(const Tensor& x);
 Tensor logical_and(const Tensor& a, const Tensor& b);
 Tensor logical_or(const Tensor& a, const Tensor& b);
 
-/// The dtype of an op on a and b (float64 > float32 > int64 > bool).
+/// The dtype of an op on a and b (float64 > float32 > bfloat16 > int64 > bool).
 DType promote_types(DType a, DType b);
 
 namespace ops {

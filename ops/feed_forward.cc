@@ -7,6 +7,7 @@
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
+#include "taesan/ops/autocast.h"
 #include "taesan/ops/ops.h"
 
 namespace taesan {
@@ -39,6 +40,13 @@ Tensor feed_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const T
   TS_CHECK(x.dim() >= 1 && x.shape().back() == w1.shape()[1],
            "feed_forward: input {} does not end in d_in = {} of w1 {}", x.describe(),
            w1.shape()[1], w1.describe());
+  if (ops::autocast_applies({x, w1, b1, w2, b2})) {
+    // Autocast: the composed ops, whose linears round their operands (the activation's output
+    // included, as the unfused module would) and accumulate in fp32; the activation stays fp32.
+    return linear(ops::activation(activation, linear(x, w1, b1)), w2, b2);
+  }
+  if (x.dtype() == kBFloat16 || w1.dtype() == kBFloat16 || w2.dtype() == kBFloat16)
+    refuse_bfloat16("feed_forward");
   TS_CHECK(is_floating(x.dtype()) && w1.dtype() == x.dtype() && w2.dtype() == x.dtype(),
            "feed_forward: expected floating-point tensors of one dtype, got {}, {} and {}",
            x.describe(), w1.describe(), w2.describe());

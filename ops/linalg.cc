@@ -1,13 +1,17 @@
 // matmul / linear and their backward rules:
 //   C = A B;  dA = g Bᵀ,  dB = Aᵀ g   (transposes are views: the GEMM reads them with flags)
 // linear is one GEMM with the bias added in its epilogue (kernels::gemm_fused), one node.
+// Inside an autocast region both run on bf16-rounded operands (ops/autocast.h); the native
+// AVX512_BF16 GEMM that would replace the rounding is described in ops/kernels/convert.h.
 #include "taesan/ops/linalg.h"
 
 #include <string>
 #include <utility>
 
+#include "taesan/autograd/autocast.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/node.h"
+#include "taesan/ops/autocast.h"
 #include "taesan/ops/kernels/gemm.h"
 #include "taesan/ops/ops.h"
 
@@ -35,6 +39,7 @@ GemmOperand as_gemm_operand(const Tensor& t, int64_t rows, int64_t cols, int64_t
 }
 
 void check_matmul_dtypes(const Tensor& a, const Tensor& b, const char* fn) {
+  if (a.dtype() == kBFloat16 || b.dtype() == kBFloat16) refuse_bfloat16(fn);
   TS_CHECK(is_floating(a.dtype()) && a.dtype() == b.dtype(),
            "{}: expected two floating-point tensors of the same dtype, got {} and {}", fn,
            a.describe(), b.describe());
@@ -116,6 +121,10 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }  // namespace ops
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (ops::autocast_applies({a, b})) {  // bf16 products, fp32 accumulation (ops/autocast.h)
+    AutocastGuard off(false);
+    return ops::autocast_output(matmul(ops::autocast_operand(a), ops::autocast_operand(b)));
+  }
   check_matmul_dtypes(a, b, "matmul");
   TS_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both arguments need at least 1 dim, got {} and {}",
            a.describe(), b.describe());
@@ -196,6 +205,12 @@ Tensor linear_gemm(const Tensor& x2, const Tensor& weight, const Tensor& bias,
 }  // namespace ops
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (ops::autocast_applies({x, weight, bias})) {
+    // bf16 products, fp32 accumulation (ops/autocast.h); the bias is added in float32.
+    AutocastGuard off(false);
+    Tensor b = bias.defined() && bias.dtype() == kBFloat16 ? bias.to(kFloat32) : bias;
+    return ops::autocast_output(linear(ops::autocast_operand(x), ops::autocast_operand(weight), b));
+  }
   TS_CHECK(weight.dim() == 2, "linear: weight must be 2-d (out, in), got {}", weight.describe());
   TS_CHECK(x.dim() >= 1 && x.shape().back() == weight.shape()[1],
            "linear: input {} does not end in in_features = {} of weight {}", x.describe(),

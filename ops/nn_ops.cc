@@ -51,6 +51,7 @@ Tensor along_dim2(const Tensor& y, const Tensor& g, int64_t dim, Kernel kernel) 
 }
 
 void check_float(const Tensor& x, const char* fn) {
+  if (x.dtype() == kBFloat16) refuse_bfloat16(fn);
   TS_CHECK(is_floating(x.dtype()), "{}: expected a floating-point tensor, got {}", fn, x.describe());
 }
 
