@@ -199,10 +199,7 @@ HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>*
     case UnaryOp::Sigmoid:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Sigmoid(d2, v); });
     case UnaryOp::Relu:
-      // x < 0 ? 0 : x keeps NaN (torch.relu(nan) = nan).
-      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
-        return hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d2)), v);
-      });
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Relu(d2, v); });
     case UnaryOp::Gelu:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Gelu(d2, v); });
     case UnaryOp::GeluTanh:
