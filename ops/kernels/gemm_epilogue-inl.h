@@ -39,8 +39,6 @@ struct Epi {
   GemmActivation act = GemmActivation::kNone;
 };
 
-// erf: float uses a rational approximation (|x| <= 4, error < 2 ulp; erf is +-1 beyond in
-// float); double calls std::erf per lane (the double path serves gradcheck, not speed).
 // The activation of the epilogue: the same vector functions as the elementwise kernels (unary
 // Relu, Gelu, GeluTanh), so that a fused linear + activation computes the very function whose
 // derivative the backward (activation_grad) takes.
