@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
 #include "taesan/app/tasks.h"
+#include "taesan/train/trainer.h"
 
 namespace taesan::models {
 namespace {
@@ -25,39 +27,53 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-/// The budget of one stage: optimizer steps, batch, sequence length, learning rate, data caps,
-/// and how many seeds (seed, seed + 1, ...) each arm of a task is run with (scores averaged).
-struct Budget {
-  int64_t steps, batch, seq_len;
-  double lr;
-  int64_t max_train, max_eval;
-  int64_t seeds = 1;
+/// One stage of the demo: a pretraining objective or a pack task. Pretraining runs exactly
+/// `steps`; fine-tuning starts from default_finetune_options of the task's type (learning rate,
+/// batch, sequence length, patience) and stops on patience, after `steps` or after `seconds`,
+/// whichever comes first. `seeds`: each arm of a task is run with seed, seed + 1, ... and the
+/// table shows the mean (where one seed's noise exceeds the difference between the arms).
+struct StageBudget {
+  const char* stage;
+  int64_t steps;
+  double seconds;     ///< fine-tuning: the time cap of one run (0: the type's default)
+  int64_t max_train;  ///< at most this many training rows (0: all)
+  int64_t max_eval;   ///< at most this many validation / test rows (0: all)
+  int64_t seeds;
+  int64_t batch = 0, seq_len = 0;  ///< pretraining only
+  double lr = 0;                   ///< pretraining only
 };
 
-/// Full and --quick budgets, measured on the 2-core development machine (see docs/demo.md).
-Budget budget(const std::string& stage, bool quick) {
-  // stage: pretraining objective or task.
-  if (quick) {
-    if (stage == "mlm" || stage == "clm") return {40, 16, 64, 1e-3, 0, 48};
-    if (stage == "qa") return {20, 16, 96, 5e-4, 300, 30};
-    if (stage == "translation") return {30, 16, 32, 1e-3, 600, 30};
-    if (stage == "generation") return {20, 16, 64, 5e-4, 600, 60};
-    return {25, 16, 64, 5e-4, 600, 100};
-  }
-  if (stage == "mlm") return {3000, 32, 64, 2e-3, 0, 256};
-  if (stage == "clm") return {2000, 16, 64, 2e-3, 0, 256};
-  if (stage == "qa") return {200, 16, 128, 1e-3, 0, 130};
-  if (stage == "translation") return {2000, 32, 32, 2e-3, 0, 200};
-  if (stage == "generation") return {100, 16, 64, 1e-3, 3000, 400};
-  if (stage == "ner") return {300, 16, 64, 1e-3, 0, 200};
-  // spam (~75 spam messages in the test split) and sentiment (1000 test reviews, all of the
-  // split) move by more from one seed to the next than between the arms: the table shows the
-  // mean of 3 seeds per arm (see docs/demo.md)
-  return {250, 32, 64, 1e-3, 0, 0, 3};
+/// The full demo (about 30 minutes on 2 cores; see docs/demo.md for the measurements).
+constexpr StageBudget kFullBudget[] = {
+    {"mlm", 3000, 0, 0, 256, 1, 32, 64, 2e-3},
+    {"clm", 2000, 0, 0, 256, 1, 16, 64, 2e-3},
+    {"spam", 3000, 40, 0, 0, 3},
+    {"sentiment", 4000, 60, 0, 0, 3},
+    {"ner", 4000, 120, 0, 0, 1},
+    {"qa", 4000, 120, 0, 0, 1},
+    {"generation", 2000, 45, 3000, 400, 1},
+    {"translation", 6000, 180, 0, 200, 1},
+};
+/// --quick: every stage briefly (CI: under 3 minutes).
+constexpr StageBudget kQuickBudget[] = {
+    {"mlm", 40, 0, 0, 48, 1, 16, 64, 1e-3},
+    {"clm", 40, 0, 0, 48, 1, 16, 64, 1e-3},
+    {"spam", 25, 0, 600, 100, 1},
+    {"sentiment", 25, 0, 600, 100, 1},
+    {"ner", 25, 0, 600, 100, 1},
+    {"qa", 20, 0, 300, 30, 1},
+    {"generation", 20, 0, 600, 60, 1},
+    {"translation", 30, 0, 600, 30, 1},
+};
+
+const StageBudget& budget(const std::string& stage, bool quick) {
+  for (const auto& b : quick ? std::span(kQuickBudget) : std::span(kFullBudget))
+    if (stage == b.stage) return b;
+  fail("run_demo: no budget for stage '{}'", stage);
 }
 
-RunOptions run_options(const std::string& name, const std::string& dir, const Budget& b,
-                       const DemoOptions& d) {
+RunOptions pretrain_options(const std::string& name, const std::string& dir,
+                            const StageBudget& b, const DemoOptions& d) {
   RunOptions o;
   o.name = name;
   o.out_dir = dir;
@@ -66,6 +82,25 @@ RunOptions run_options(const std::string& name, const std::string& dir, const Bu
   o.seq_len = b.seq_len;
   o.lr = b.lr;
   o.eval_every = std::max<int64_t>(1, b.steps / (d.quick ? 2 : 4));
+  o.seed = d.seed;
+  o.max_eval = b.max_eval;
+  o.verbose = d.verbose;
+  return o;
+}
+
+RunOptions finetune_run_options(const std::string& name, const std::string& dir,
+                                const std::string& task, bool pretrained, const StageBudget& b,
+                                const DemoOptions& d) {
+  RunOptions o = default_finetune_options(pack_task(task).type, pretrained);
+  o.name = name;
+  o.out_dir = dir;
+  o.steps = b.steps;
+  if (b.seconds > 0) o.time_budget_seconds = b.seconds;
+  if (d.quick) {
+    o.eval_every = std::max<int64_t>(1, b.steps / 2);
+    o.seq_len = std::min<int64_t>(o.seq_len, 64);
+  }
+  o.seq_len = std::min<int64_t>(o.seq_len, 128);  // the demo's models have 128 positions
   o.seed = d.seed;
   o.max_train = b.max_train;
   o.max_eval = b.max_eval;
@@ -83,10 +118,11 @@ std::string pretraining_objective(const std::string& task) {
 
 std::string table_markdown(const std::vector<DemoRow>& rows) {
   std::string s =
-      "| task | metric | from scratch | pretrained | time (s) |\n| --- | --- | ---: | ---: | ---: |\n";
+      "| task | metric | simple baseline | from scratch | pretrained | time (s) |\n"
+      "| --- | --- | ---: | ---: | ---: | ---: |\n";
   for (auto& r : rows)
-    s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.0f} |\n", r.task, r.metric, r.scratch,
-                     r.pretrained, r.seconds);
+    s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.0f} |\n", r.task, r.metric,
+                     r.baseline, r.scratch, r.pretrained, r.seconds);
   return s;
 }
 
@@ -140,7 +176,7 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
   for (const std::string& obj : objectives) {
     say(fmt::format("pretraining ({})", obj));
     pre[obj] = pretrain(obj, tok, corpus[obj], config,
-                        run_options("pretrain_" + obj, work, budget(obj, d.quick), d));
+                        pretrain_options("pretrain_" + obj, work, budget(obj, d.quick), d));
     TS_CHECK(!pre[obj].train.interrupted, "run_demo: interrupted during pretraining ({}); "
              "a resumable checkpoint is in '{}'", obj, pre[obj].train.checkpoint_path);
   }
@@ -151,7 +187,7 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
   nlohmann::json samples = nlohmann::json::object();
   for (const std::string& task : tasks) {
     const auto t_task = Clock::now();
-    const Budget b = budget(task, d.quick);
+    const StageBudget& b = budget(task, d.quick);
     const std::string init = pre[pretraining_objective(task)].weights_path;
     DemoRow row;
     row.task = task;
@@ -162,12 +198,14 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
         say(fmt::format("{} ({}{})", task, pretrained ? "pretrained" : "from scratch",
                         b.seeds > 1 ? fmt::format(", seed {}/{}", k + 1, b.seeds) : ""));
         const std::string name = k == 0 ? arm : fmt::format("{}_seed{}", arm, k + 1);
-        RunOptions o = run_options(name, work, b, d);
+        RunOptions o = finetune_run_options(name, work, task, pretrained, b, d);
         o.seed = d.seed + static_cast<uint64_t>(k);
         const TaskScore s = finetune(task, tok, d.data_dir, config, pretrained ? init : "", o);
         TS_CHECK(!s.train.interrupted, "run_demo: interrupted during {}; a resumable checkpoint "
                  "is in '{}'", task, s.train.checkpoint_path);
         row.metric = s.metric;
+        row.baseline = s.baseline;  // the same test rows for every seed and arm
+        row.baseline_name = s.baseline_name;
         sum += s.score;
         if (k == 0 && !s.sample.empty()) samples[arm] = s.sample;
         if (d.verbose)
@@ -196,6 +234,8 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
   for (auto& r : rows)
     j.push_back({{"task", r.task},
                  {"metric", r.metric},
+                 {"baseline", r.baseline},
+                 {"baseline_name", r.baseline_name},
                  {"scratch", r.scratch},
                  {"pretrained", r.pretrained},
                  {"seconds", r.seconds}});

@@ -71,10 +71,19 @@ std::vector<NerSentence> read_conll(const std::string& path) {
 
 NerDataset load_conll_ner(const std::string& path, const BpeTokenizer& tokenizer,
                           const NerOptions& options) {
+  return encode_ner_sentences(read_conll(path), tokenizer, options, path);
+}
+
+NerDataset encode_ner_sentences(std::vector<NerSentence> sentences, const BpeTokenizer& tokenizer,
+                                const NerOptions& options, const std::string& path) {
   TS_CHECK(options.max_length >= 3, "load_conll_ner: max_length {} leaves no room",
            options.max_length);
   NerDataset ds;
-  ds.sentences = read_conll(path);
+  ds.sentences = std::move(sentences);
+  for (const auto& s : ds.sentences)
+    TS_CHECK(s.words.size() == s.tags.size() && s.words.size() == s.lines.size(),
+             "encode_ner_sentences: '{}': a sentence has {} words, {} tags and {} line numbers",
+             path, s.words.size(), s.tags.size(), s.lines.size());
   if (options.labels.has_value()) {
     ds.labels = *options.labels;
   } else {

@@ -52,5 +52,10 @@ struct NerDataset {
 /// see the sentence).
 NerDataset load_conll_ner(const std::string& path, const BpeTokenizer& tokenizer,
                           const NerOptions& options = {});
+/// Encodes sentences held in memory as load_conll_ner encodes a file's (`path` names their
+/// source in error messages). Every sentence needs as many tags and line numbers as words.
+NerDataset encode_ner_sentences(std::vector<NerSentence> sentences, const BpeTokenizer& tokenizer,
+                                const NerOptions& options = {},
+                                const std::string& path = "<memory>");
 
 }  // namespace taesan::data

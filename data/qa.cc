@@ -76,8 +76,13 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
 
 QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
                            const QaOptions& options) {
+  return encode_qa_records(read_squad_jsonl(path, options.progress), tokenizer, options);
+}
+
+QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& tokenizer,
+                            const QaOptions& options) {
   QaDataset ds;
-  ds.records = read_squad_jsonl(path, options.progress);
+  ds.records = std::move(records);
   const int64_t cls = tokenizer.token_to_id(options.cls_token);
   const int64_t sep = tokenizer.token_to_id(options.sep_token);
   TS_CHECK(options.max_query_length > 0 && options.stride >= 0,
@@ -90,6 +95,15 @@ QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenize
   }
   std::vector<std::vector<int64_t>> q_ids = tokenizer.encode_batch(questions);
   std::vector<Encoding> c_enc = tokenizer.encode_batch_with_offsets(contexts);
+  // Byte-level BPE tokens may start or end inside a multi-byte character (a Korean syllable or
+  // "–" is often several tokens): widen each token's span to the characters it touches, so that
+  // every span cut from the offsets is valid UTF-8. Tokens of one character share its span.
+  for (size_t ri = 0; ri < c_enc.size(); ++ri) {
+    for (auto& [b, e] : c_enc[ri].offsets) {
+      b = static_cast<int64_t>(floor_char_boundary(contexts[ri], static_cast<size_t>(b)));
+      e = static_cast<int64_t>(ceil_char_boundary(contexts[ri], static_cast<size_t>(e)));
+    }
+  }
   for (size_t ri = 0; ri < ds.records.size(); ++ri) {
     const QaRecord& r = ds.records[ri];
     std::vector<int64_t>& q = q_ids[ri];
@@ -127,7 +141,7 @@ QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenize
       f.offsets.assign(static_cast<size_t>(context_pos), {-1, -1});
       f.offsets.insert(f.offsets.end(), c.offsets.begin() + start, c.offsets.begin() + end);
       f.offsets.emplace_back(-1, -1);
-      if (first >= start && last < end && first >= 0) {
+      if (first >= start && last < end && first >= 0 && last >= first) {
         e.labels = {context_pos + first - start, context_pos + last - start};
       } else {
         e.labels = {0, 0};
@@ -149,7 +163,14 @@ std::string qa_answer_text(const QaDataset& dataset, int64_t feature, int64_t st
   if (start <= 0 || end < start || end >= n) return {};
   if (f.offsets[start].first < 0 || f.offsets[end].first < 0) return {};
   const std::string& context = dataset.records[f.record].context;
-  return context.substr(f.offsets[start].first, f.offsets[end].second - f.offsets[start].first);
+  const auto size = static_cast<int64_t>(context.size());
+  const int64_t b = f.offsets[start].first, e = f.offsets[end].second;
+  if (b > size || e > size || e <= b) return {};
+  // The features' offsets are on character boundaries already; offsets made elsewhere (from
+  // encode_with_offsets directly) may not be, so widen to the enclosing characters again.
+  const size_t from = floor_char_boundary(context, static_cast<size_t>(b));
+  const size_t to = ceil_char_boundary(context, static_cast<size_t>(e));
+  return context.substr(from, to - from);
 }
 
 }  // namespace taesan::data

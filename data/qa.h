@@ -44,6 +44,8 @@ struct QaOptions {
 struct QaFeature {
   int64_t record = 0;  ///< index into QaDataset::records
   /// Byte span in the record's context of each input token; (-1, -1) for question and specials.
+  /// Spans lie on character boundaries: a token that starts or ends inside a multi-byte UTF-8
+  /// character gets the whole character (the tokens of one character share its span).
   std::vector<std::pair<int64_t, int64_t>> offsets;
 };
 
@@ -58,8 +60,14 @@ struct QaDataset {
 /// Reads and encodes a SQuAD-style JSONL file into windows.
 QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
                            const QaOptions& options = {});
+/// Encodes records held in memory into windows, as load_squad_jsonl does a file's. A record
+/// without an answer (empty answer_text) gets the labels {0, 0} in every window (prediction).
+QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& tokenizer,
+                            const QaOptions& options = {});
 
-/// The answer text of positions [start, end] of feature `f` (empty for start == 0 or invalid).
+/// The answer text of positions [start, end] of feature `f` (empty for start == 0 or invalid):
+/// context bytes from token start's span begin to token end's span end, widened to whole
+/// characters, so always valid UTF-8 for a valid UTF-8 context.
 std::string qa_answer_text(const QaDataset& dataset, int64_t feature, int64_t start, int64_t end);
 
 }  // namespace taesan::data

@@ -1,4 +1,4 @@
-// The main job until the Transformer demo exists: a 2-layer MLP trained end to end on a real
+// The smallest end-to-end training script: a 2-layer MLP trained on a real
 // task (SMS spam detection, ../shared/data/en_sms_spam.tsv) with only the tensor and ops layers:
 // hashed bag-of-words features -> linear -> relu -> linear -> cross_entropy, and a hand-written
 // Adam update under NoGradGuard. Prints the loss falling per epoch and the validation accuracy.

@@ -24,7 +24,8 @@ int main(int argc, char** argv) try {
   std::filesystem::create_directories(out);
   auto tok = init.empty()
                  ? ts::models::train_tokenizer(ts::models::pretraining_texts(data_dir, 2000), 4000)
-                 : ts::data::BpeTokenizer::load(init.substr(0, init.rfind('/') + 1) + "tokenizer.json");
+                 : ts::data::BpeTokenizer::load(
+                       ts::models::model_tokenizer_path(init, ts::models::read_model_meta(init)));
   tok.save(out + "/tokenizer.json");
   auto config = init.empty() ? ts::models::small_config(tok.vocab_size())
                              : ts::models::read_model_meta(init).config;

@@ -64,11 +64,13 @@ enum class Pooling {
 };
 
 /// Sequence classification: tanh(pooler(summary)) -> dropout -> linear, the summary being the
-/// [CLS] vector (default) or the masked mean of the hidden states.
+/// masked mean of the hidden states (default: the bodies this library pretrains are masked or
+/// causal LMs, which never train a [CLS] output) or the [CLS] vector (BERT's next-sentence
+/// pretrained bodies).
 class SequenceClassifier : public nn::Module {
  public:
   SequenceClassifier(const ModelConfig& config, int64_t num_labels, double dropout = 0.1,
-                     Pooling pooling = Pooling::kCls);
+                     Pooling pooling = Pooling::kMean);
   /// logits (B, num_labels).
   Tensor forward(const Tensor& input_ids, const Tensor& attention_mask = Tensor(),
                  const Tensor& token_type_ids = Tensor()) const;

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "taesan/core/error.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::models {
 namespace {
@@ -19,6 +20,27 @@ std::vector<std::string> split_ws(const std::string& s) {
   std::istringstream in(s);
   std::vector<std::string> out;
   for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// Python's str.split(): cuts at Unicode white space (White_Space, plus U+001C-U+001F that
+// str.isspace also counts), drops empty pieces.
+std::vector<std::string> split_unicode_ws(const std::string& s) {
+  std::vector<std::string> out;
+  std::string word;
+  for (size_t pos = 0; pos < s.size();) {
+    const auto ch = data::decode_utf8(s, pos);
+    const bool space = ch.valid && (data::char_class(ch.code_point) == data::CharClass::kSpace ||
+                                    (ch.code_point >= 0x1C && ch.code_point <= 0x1F));
+    if (space) {
+      if (!word.empty()) out.push_back(std::move(word));
+      word.clear();
+    } else {
+      word.append(s, pos, ch.length);
+    }
+    pos += ch.length;
+  }
+  if (!word.empty()) out.push_back(std::move(word));
   return out;
 }
 
@@ -122,14 +144,47 @@ EntityScores entity_f1(const std::vector<std::vector<std::string>>& predicted,
 }
 
 std::string normalize_answer(const std::string& s) {
-  std::string lower;
-  for (unsigned char c : s) {
-    if (c < 0x80 && std::ispunct(c)) continue;
-    lower += static_cast<char>(c < 0x80 ? std::tolower(c) : c);
+  // The official script: white_space_fix(remove_articles(remove_punc(lower(s)))).
+  const std::string lower = data::lowercase(s);
+  std::string text;
+  text.reserve(lower.size());
+  for (char c : lower) {
+    // string.punctuation: ASCII only, so Unicode punctuation ("–", "。", "«") stays, as there.
+    if (static_cast<unsigned char>(c) < 0x80 && std::ispunct(static_cast<unsigned char>(c)))
+      continue;
+    text += c;
   }
+  // re.sub(r"\b(a|an|the)\b", " ", text): a whole run of word characters (Unicode letters and
+  // digits; '_' is already gone) equal to an article becomes a space.
+  auto is_word = [](const data::DecodedChar& ch) {
+    const auto cls = data::char_class(ch.code_point);
+    return ch.valid && (cls == data::CharClass::kLetter || cls == data::CharClass::kNumber);
+  };
+  std::string no_articles;
+  no_articles.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = pos;
+    while (end < text.size()) {
+      const auto ch = data::decode_utf8(text, end);
+      if (!is_word(ch)) break;
+      end += ch.length;
+    }
+    if (end == pos) {  // one non-word character
+      end = pos + data::decode_utf8(text, pos).length;
+      no_articles.append(text, pos, end - pos);
+    } else {
+      const std::string_view run(text.data() + pos, end - pos);
+      if (run == "a" || run == "an" || run == "the") {
+        no_articles += ' ';
+      } else {
+        no_articles += run;
+      }
+    }
+    pos = end;
+  }
+  // " ".join(text.split()): str.split() cuts at every Unicode white space character.
   std::string out;
-  for (const std::string& w : split_ws(lower)) {
-    if (w == "a" || w == "an" || w == "the") continue;
+  for (const std::string& w : split_unicode_ws(no_articles)) {
     if (!out.empty()) out += ' ';
     out += w;
   }
@@ -141,7 +196,8 @@ double exact_match(const std::string& prediction, const std::string& gold) {
 }
 
 double token_f1(const std::string& prediction, const std::string& gold) {
-  auto p = split_ws(normalize_answer(prediction)), g = split_ws(normalize_answer(gold));
+  auto p = split_unicode_ws(normalize_answer(prediction));
+  auto g = split_unicode_ws(normalize_answer(gold));
   if (p.empty() || g.empty()) return p == g ? 1.0 : 0.0;
   std::map<std::string, int64_t> gc;
   for (const auto& w : g) gc[w]++;

@@ -26,7 +26,10 @@ struct EntityScores {
 EntityScores entity_f1(const std::vector<std::vector<std::string>>& predicted,
                        const std::vector<std::vector<std::string>>& gold);
 
-/// SQuAD answer normalisation: lower case, remove punctuation, articles (a, an, the), extra spaces.
+/// SQuAD answer normalisation as in the official evaluate-v1.1.py: lower case as Python's
+/// str.lower (Unicode: "Émile" -> "émile"), remove ASCII punctuation only (the script's
+/// string.punctuation: "–", "«" or "。" stay), replace the words a, an, the by a space, then
+/// collapse white space (Unicode white space, as str.split).
 std::string normalize_answer(const std::string& s);
 /// 1 when the normalised strings are equal.
 double exact_match(const std::string& prediction, const std::string& gold);

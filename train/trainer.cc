@@ -306,6 +306,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   TrainerOptions o = options_;
   if (rank != 0) o.verbose = false;
   const bool writes = rank == 0 && !o.out_dir.empty();
+  const bool writes_checkpoints = writes && o.save_checkpoints;
   bool agreed_interrupt = false, agreed_budget = false;  // all ranks stop at the same step
   const bool better_high = o.greater_is_better;
   const bool tty = o.verbose && ::isatty(::fileno(stderr));
@@ -314,7 +315,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
 
   if (!o.out_dir.empty()) std::filesystem::create_directories(o.out_dir);
   TrainResult result;
-  result.checkpoint_path = checkpoint_path();
+  result.checkpoint_path = o.save_checkpoints ? checkpoint_path() : "";
   double best = kNaN;
   int64_t best_step = -1, bad_evals = 0, start = 0;
   double elapsed_before = 0;
@@ -361,7 +362,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
   }
 
   auto save_ckpt = [&](int64_t step) {
-    if (!writes) return;
+    if (!writes_checkpoints) return;
     optim::Checkpoint ck;
     ck.model = &model_;
     ck.optimizer = state_->optimizer.get();
@@ -394,7 +395,7 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
       best_step = step;
       bad_evals = 0;
       snapshot();
-      if (writes) save(model_, best_path());
+      if (writes_checkpoints) save(model_, best_path());
     } else {
       ++bad_evals;
     }
@@ -493,8 +494,9 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
     save_ckpt(step);
     if (o.verbose)
       fmt::print(stderr, "[{}] interrupted at step {}: {}\n", o.name, step,
-                 o.out_dir.empty() ? std::string("nothing saved (no out_dir)")
-                                   : "resumable checkpoint saved to " + checkpoint_path());
+                 !writes_checkpoints ? std::string("no checkpoint saved (no out_dir, or "
+                                                   "save_checkpoints off)")
+                                     : "resumable checkpoint saved to " + checkpoint_path());
   } else {
     // Final evaluation unless the last step already had one.
     if (eval_fn && (result.log.empty() || std::isnan(result.log.back().eval))) {

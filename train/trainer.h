@@ -50,6 +50,9 @@ struct TrainerOptions {
   double time_budget_seconds = 0;  ///< stop (cleanly, then evaluate) after this long (0: no limit)
   int64_t log_every = 10;       ///< steps between plain log lines (not on a terminal)
   int64_t save_every = 0;       ///< steps between resumable checkpoints (0: only at the end)
+  /// With out_dir: write the resumable checkpoint and the best weights (<name>.ckpt/.best
+  /// .safetensors). false: only the CSV log and the SVG chart are written.
+  bool save_checkpoints = true;
   bool verbose = true;          ///< progress line / log lines on stderr
   bool handle_sigint = true;    ///< Ctrl-C saves a resumable checkpoint and stops
   std::string resume_from = "";  ///< a checkpoint written by a Trainer with the same setup

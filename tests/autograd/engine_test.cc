@@ -4,6 +4,8 @@
 
 #include <taesan/taesan.h>
 
+#include "taesan/autograd/node.h"
+
 namespace ts = taesan;
 using Catch::Matchers::Contains;
 

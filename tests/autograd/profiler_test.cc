@@ -2,6 +2,8 @@
 // outermost Scope is timed, nothing is collected while disabled, and the family table adds up.
 #include <taesan/taesan.h>
 
+#include "taesan/autograd/node.h"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>

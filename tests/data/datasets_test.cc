@@ -191,6 +191,79 @@ TEST_CASE("QA character offsets are converted to bytes for non-ASCII contexts",
   }
 }
 
+TEST_CASE("QA spans never cut a UTF-8 character", "[data][datasets]") {
+  const auto& tok = tiny_tokenizer();
+  const std::string context = "Émile paid 5 € – 티끌 모아 태산 – at the café.";
+  // Byte-level BPE cuts characters that it has no merges for (é, €, –, unseen syllables): the raw
+  // offsets must start or end inside a character for this test to mean anything.
+  const ts::data::Encoding raw = tok.encode_with_offsets(context);
+  auto on_boundary = [&](int64_t pos) {
+    return ts::data::floor_char_boundary(context, static_cast<size_t>(pos)) ==
+           static_cast<size_t>(pos);
+  };
+  int64_t cut = 0;
+  for (auto [b, e] : raw.offsets) cut += !on_boundary(b) || !on_boundary(e);
+  REQUIRE(cut > 0);
+  // The token holding the last byte of the first "–" (U+2013, 3 bytes) starts inside it.
+  const size_t dash = context.find("–");
+  int64_t dash_token = -1;
+  for (size_t i = 0; i < raw.offsets.size(); ++i)
+    if (raw.offsets[i].second == static_cast<int64_t>(dash + 3)) dash_token = i;
+  REQUIRE(dash_token >= 0);
+  REQUIRE(raw.offsets[dash_token].first > static_cast<int64_t>(dash));
+
+  auto chars_before = [&](const std::string& answer) {
+    return ts::data::count_chars(std::string_view(context).substr(0, context.find(answer)));
+  };
+  std::string lines;
+  for (std::string answer : {"café", "티끌 모아 태산", "Émile", "€ –"}) {
+    lines += R"({"context": ")" + context + R"(", "question": "What?", "answer_start": )" +
+             std::to_string(chars_before(answer)) + R"(, "answer_text": ")" + answer + "\"}\n";
+  }
+  auto qa = ts::data::load_squad_jsonl(temp_file("qa_utf8.jsonl", lines), tok,
+                                       {.max_length = 128, .stride = 8});
+  REQUIRE(qa.features.size() == 4);  // one window each
+  for (size_t f = 0; f < qa.features.size(); ++f) {
+    const auto& off = qa.features[f].offsets;
+    const auto n = static_cast<int64_t>(off.size());
+    for (auto [b, e] : off) {
+      if (b < 0) continue;
+      CHECK(on_boundary(b));
+      CHECK(on_boundary(e));
+    }
+    // Every span the model could pick is valid UTF-8, cut from the context at its offsets.
+    for (int64_t s = 1; s < n; ++s) {
+      for (int64_t e = s; e < n; ++e) {
+        if (off[s].first < 0 || off[e].first < 0) continue;
+        const std::string text = ts::data::qa_answer_text(qa, f, s, e);
+        REQUIRE(ts::data::is_valid_utf8(text));
+        REQUIRE(text == context.substr(off[s].first, off[e].second - off[s].first));
+      }
+    }
+    // The gold span is the answer (with the space that GPT-2 tokens carry in front), though its
+    // first or last tokens are cut inside characters.
+    const auto& labels = qa.examples[f].labels;
+    REQUIRE(labels[0] > 0);
+    CHECK(trim(ts::data::qa_answer_text(qa, f, labels[0], labels[1])) == qa.records[f].answer_text);
+  }
+  // The lone token of the dash's last byte answers the whole dash.
+  const int64_t context_pos = static_cast<int64_t>(qa.features[0].offsets.size()) -
+                              static_cast<int64_t>(raw.ids.size()) - 1;
+  // "café": the gold span's last token is the second byte of "é" alone.
+  CHECK_FALSE(on_boundary(raw.offsets[qa.examples[0].labels[1] - context_pos].first));
+  CHECK(ts::data::qa_answer_text(qa, 0, context_pos + dash_token, context_pos + dash_token) == "–");
+  // Offsets made elsewhere (straight from encode_with_offsets) are widened too.
+  ts::data::QaDataset hand;
+  hand.records = {qa.records[0]};
+  ts::data::QaFeature feature;
+  feature.offsets.emplace_back(-1, -1);
+  feature.offsets.insert(feature.offsets.end(), raw.offsets.begin(), raw.offsets.end());
+  hand.features = {feature};
+  CHECK(ts::data::qa_answer_text(hand, 0, dash_token + 1, dash_token + 1) == "–");
+  for (int64_t s = 1; s <= static_cast<int64_t>(raw.ids.size()); ++s)
+    CHECK(ts::data::is_valid_utf8(ts::data::qa_answer_text(hand, 0, s, s)));
+}
+
 TEST_CASE("parallel TSV loads in both directions", "[data][datasets][pack]") {
   if (!have_pack()) return;
   const auto& tok = pack_tokenizer();

@@ -129,3 +129,50 @@ TEST_CASE("split_sentences keeps the text and cuts after terminators", "[data][t
   CHECK(joined == text);
   CHECK(ts::data::split_sentences("3.14 is pi").size() == 1);
 }
+
+TEST_CASE("character boundaries: floor and ceil", "[data][unicode]") {
+  // a é – 티 (1, 2, 3, 3 bytes): boundaries at 0 1 3 6 9.
+  const std::string s = "a\xC3\xA9\xE2\x80\x93\xED\x8B\xB0";
+  const size_t floor_of[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 9};
+  const size_t ceil_of[] = {0, 1, 3, 3, 6, 6, 6, 9, 9, 9};
+  for (size_t pos = 0; pos <= s.size(); ++pos) {
+    CHECK(ts::data::floor_char_boundary(s, pos) == floor_of[pos]);
+    CHECK(ts::data::ceil_char_boundary(s, pos) == ceil_of[pos]);
+  }
+  CHECK(ts::data::floor_char_boundary(s, 100) == s.size());
+  CHECK(ts::data::ceil_char_boundary(s, 100) == s.size());
+  // Invalid bytes are characters of their own, as decode_utf8 walks them: a stray continuation
+  // byte, a truncated sequence, and continuation bytes after a complete character.
+  const std::string bad = "\x80x\xE2\x80y\xC3\xA9\x80";
+  for (size_t pos : {0, 1, 2, 3, 4, 5, 7, 8}) {
+    CHECK(ts::data::floor_char_boundary(bad, pos) == pos);
+    CHECK(ts::data::ceil_char_boundary(bad, pos) == pos);
+  }
+  CHECK(ts::data::floor_char_boundary(bad, 6) == 5);
+  CHECK(ts::data::ceil_char_boundary(bad, 6) == 7);
+}
+
+TEST_CASE("lowercase follows Python's str.lower", "[data][unicode]") {
+  // Expected strings are Python 3.11's "...".lower().
+  CHECK(ts::data::lowercase("Émile ZOLA") == "émile zola");
+  CHECK(ts::data::lowercase("ÀÖØÞ ĀĲŁŸŽ") == "àöøþ āĳłÿž");    // Latin-1, Extended-A
+  CHECK(ts::data::lowercase("ǄǅƁ ḀẞỸ") == "ǆǆɓ ḁßỹ");          // Extended-B, Additional
+  CHECK(ts::data::lowercase("ΑΒΓ ΆΈΏ") == "αβγ άέώ");          // Greek
+  CHECK(ts::data::lowercase("ПРИВЕТ ЁЇ Ӂ") == "привет ёї ӂ");  // Cyrillic
+  CHECK(ts::data::lowercase("ԱԲ ＡＢＣ") == "աբ ａｂｃ");      // Armenian, full width
+  CHECK(ts::data::lowercase("티끌 모아 태산 123 ß") == "티끌 모아 태산 123 ß");  // no case
+  CHECK(ts::data::lowercase("İstanbul") == "i\xCC\x87stanbul");                  // two code points
+  CHECK(ts::data::simple_lowercase(0x130) == U'i');
+  // Final sigma: after a letter and not before one.
+  CHECK(ts::data::lowercase("ΟΔΟΣ") == "οδος");
+  CHECK(ts::data::lowercase("ΣΑ Σ ΟΔΟΣ.") == "σα σ οδος.");
+  CHECK(ts::data::lowercase("ΑΣΑ") == "ασα");
+  // Invalid bytes are kept as they are.
+  CHECK(ts::data::lowercase("A\xFF"
+                            "B\xC3") ==
+        "a\xFF"
+        "b\xC3");
+  CHECK(ts::data::simple_lowercase(U'a') == U'a');
+  CHECK(ts::data::simple_lowercase(0x101) == 0x101);      // already lower (between step-2 entries)
+  CHECK(ts::data::simple_lowercase(0x10400) == 0x10428);  // Deseret
+}

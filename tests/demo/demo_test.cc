@@ -55,10 +55,11 @@ TEST_CASE("demo --quick writes results for every task", "[demo]") {
   REQUIRE(j.size() == models::task_names().size());
   std::set<std::string> tasks;
   for (const auto& o : j) {
-    REQUIRE(o.size() == 5);
+    REQUIRE(o.size() == 7);
     tasks.insert(o.at("task").get<std::string>());
     CHECK(!o.at("metric").get<std::string>().empty());
-    for (const char* k : {"scratch", "pretrained", "seconds"}) {
+    CHECK(!o.at("baseline_name").get<std::string>().empty());
+    for (const char* k : {"baseline", "scratch", "pretrained", "seconds"}) {
       INFO(o.at("task").get<std::string>() << " " << k);
       CHECK(std::isfinite(o.at(k).get<double>()));
     }

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "taesan/dist/dist_test_util.h"
+#include "dist/dist_test_util.h"
 
 using namespace dist_test;
 

@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "taesan/dist/worker/toy_training.h"
+#include "dist/worker/toy_training.h"
 
 namespace dist_test {
 

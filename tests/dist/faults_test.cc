@@ -4,7 +4,7 @@
 // init with a message naming them; signals to taesan-run reach the ranks.
 #include <catch2/catch.hpp>
 
-#include "taesan/dist/dist_test_util.h"
+#include "dist/dist_test_util.h"
 
 using namespace dist_test;
 

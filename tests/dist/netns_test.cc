@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "taesan/dist/dist_test_util.h"
+#include "dist/dist_test_util.h"
 
 using namespace dist_test;
 

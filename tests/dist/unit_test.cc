@@ -6,7 +6,8 @@
 #include <cstdlib>
 #include <set>
 
-#include "taesan/dist/dist_test_util.h"
+#include "dist/dist_test_util.h"
+#include "taesan/autograd/node.h"
 
 namespace ts = taesan;
 

@@ -102,6 +102,12 @@ TEST_CASE("token classification loss: ignored positions, class weights", "[heads
                     Contains("lm_loss") && Contains("no position"));
 }
 
+TEST_CASE("SequenceClassifier pools the mean by default (bodies pretrained as LMs)", "[heads]") {
+  CHECK(models::SequenceClassifier(config(), 2).pooling == models::Pooling::kMean);
+  CHECK(models::SequenceClassifier(config(), 2, 0.1, models::Pooling::kCls).pooling ==
+        models::Pooling::kCls);
+}
+
 TEST_CASE("mean pooling ignores padding; cls pooling reads position 0", "[heads]") {
   ts::manual_seed(35);
   models::SequenceClassifier mean_cls(config(), 3, 0.0, models::Pooling::kMean);

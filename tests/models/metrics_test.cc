@@ -49,3 +49,27 @@ TEST_CASE("BLEU, chrF and perplexity", "[metrics]") {
   CHECK(c < 100.0);
   CHECK(m::perplexity(std::log(10.0) * 5, 5) == Approx(10.0));
 }
+
+TEST_CASE("SQuAD normalisation follows the official script on Unicode text", "[metrics]") {
+  // Expected values are those of evaluate-v1.1.py's normalize_answer under Python 3.
+  // Lower case is Unicode (str.lower).
+  CHECK(m::exact_match("Émile", "émile") == 1.0);
+  CHECK(m::exact_match("ZÜRICH", "zürich") == 1.0);
+  CHECK(m::exact_match("ΑΘΗΝΑ", "αθηνα") == 1.0);
+  CHECK(m::exact_match("МОСКВА", "москва") == 1.0);
+  CHECK(m::normalize_answer("ΟΔΟΣ") == "οδος");  // final sigma
+  CHECK(m::normalize_answer("İzmir") == "i\xCC\x87zmir");
+  CHECK(m::normalize_answer("티끌 모아 태산") == "티끌 모아 태산");
+  // Punctuation is string.punctuation, ASCII only: "–", "«»" and "。" stay.
+  CHECK(m::normalize_answer("Émile Zola, (1840–1902)!") == "émile zola 1840–1902");
+  CHECK(m::normalize_answer("«Germinal»") == "«germinal»");
+  CHECK(m::exact_match("1840-1902", "1840–1902") == 0.0);
+  // Articles are whole words (\b): next to a non-word character such as "—" they go too.
+  CHECK(m::normalize_answer("The—end") == "—end");
+  CHECK(m::normalize_answer("Theatre an Anne") == "theatre anne");
+  CHECK(m::normalize_answer("À la carte") == "à la carte");
+  // White space is Unicode's (str.split): no-break and ideographic spaces separate words.
+  CHECK(m::normalize_answer("New\xC2\xA0York\xE3\x80\x80 City") == "new york city");
+  CHECK(m::token_f1("Café\xC2\xA0Zürich", "café zürich") == 1.0);
+  CHECK(m::token_f1("Émile Zola", "émile") == Approx(2 * 0.5 * 1.0 / 1.5));
+}

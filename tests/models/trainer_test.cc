@@ -168,6 +168,26 @@ TEST_CASE("every run writes its CSV log and SVG chart", "[trainer]") {
     CHECK(e.path().string().find(".tmp") == std::string::npos);
 }
 
+TEST_CASE("save_checkpoints = false writes only the CSV log and the SVG chart", "[trainer]") {
+  const std::string dir = temp_dir("log_only");
+  ts::manual_seed(3);
+  Net net;
+  auto o = quiet(dir, 4);
+  o.eval_every = 2;
+  o.save_checkpoints = false;
+  models::Trainer trainer(net, o);
+  const auto r = trainer.fit(mse_step(net, 4), [&] {
+    auto [x, y] = rows(1000, 16);
+    return ts::mse_loss(net.forward(x), y).item<float>() * 1.0;
+  });
+  CHECK(r.checkpoint_path.empty());
+  CHECK(fs::exists(trainer.csv_path()));
+  CHECK(fs::exists(trainer.svg_path()));
+  CHECK_FALSE(fs::exists(trainer.best_path()));
+  CHECK_FALSE(fs::exists(trainer.checkpoint_path()));
+  CHECK(models::read_log_csv(trainer.csv_path()).size() == 4);
+}
+
 TEST_CASE("early stopping stops after `patience` evaluations without improvement", "[trainer]") {
   ts::manual_seed(4);
   Net net;

@@ -1,0 +1,208 @@
+// The fine-tuning pipelines on the user's own files: a new label set and a new tag set, files
+// given as train / validation / test, metrics.json with a baseline, predict's JSONL (valid UTF-8,
+// character offsets), evaluate on a new file, and bad input as errors naming file and line.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <taesan/taesan.h>
+
+#include "taesan/app/cli.h"
+#include "taesan/app/tasks.h"
+#include "taesan/data/unicode.h"
+
+namespace ts = taesan;
+namespace models = ts::models;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string temp_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("ts_app_test_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string p = (fs::path(dir) / name).string();
+  std::ofstream(p) << text;
+  return p;
+}
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+/// A small, learnable classification file: the label is the colour word in the text.
+std::string colour_tsv(int n, int offset) {
+  const char* labels[] = {"rouge", "bleu", "vert"};
+  const char* words[] = {"red apple", "blue sky", "green grass"};
+  const char* fill[] = {"today", "was", "very", "nice", "the", "we", "saw", "a", "small"};
+  std::string s;
+  for (int i = 0; i < n; ++i) {
+    const int c = (i * 7 + offset) % 3;
+    s += std::string(labels[c]) + "\t" + fill[(i + offset) % 9] + " " + words[c] + " " +
+         fill[(i * 5 + 3) % 9] + " é\n";
+  }
+  return s;
+}
+/// A CoNLL file with a new tag set (FOOD, CITY), Korean and accented words included.
+std::string food_conll(int n) {
+  std::string s;
+  const char* foods[] = {"kimchi", "crêpe", "비빔밥"};
+  const char* cities[] = {"Seoul", "Paris", "부산"};
+  for (int i = 0; i < n; ++i) {
+    s += std::string("I\tO\nate\tO\n") + foods[i % 3] + "\tB-FOOD\nin\tO\n" + cities[(i + 1) % 3] +
+         "\tB-CITY\n" + (i % 2 ? "City\tI-CITY\n" : "") + "\n";
+  }
+  return s;
+}
+models::RunOptions tiny_run(const std::string& out) {
+  models::RunOptions o = models::default_finetune_options(models::TaskType::kClassify, false);
+  o.out_dir = out;
+  o.name = "model";
+  o.steps = 60;
+  o.eval_every = 20;
+  o.patience = 0;
+  o.batch_size = 8;
+  o.seq_len = 32;
+  o.lr = 3e-3;
+  o.verbose = false;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict", "[app]") {
+  const std::string dir = temp_dir("classify");
+  const std::string train = write(dir, "train.tsv", colour_tsv(120, 0));
+  const std::string valid = write(dir, "valid.tsv", colour_tsv(30, 1));
+  const std::string test = write(dir, "test.tsv", colour_tsv(30, 2));
+  const auto tok = models::train_tokenizer(
+      models::task_file_texts(models::TaskType::kClassify, train), 300);
+  models::TaskFiles files{train, valid, test};
+  models::TaskEncoding enc;
+  enc.seq_len = 32;
+  const auto data = models::load_task_files(models::TaskType::kClassify, files, tok, enc);
+  CHECK(data.split.train.size() == 120);
+  CHECK(data.split.validation.size() == 30);
+  CHECK(data.split.test.size() == 30);
+  CHECK(data.labels() == std::vector<std::string>{"bleu", "rouge", "vert"});
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  const auto out = fs::path(dir) / "out";
+  auto o = tiny_run(out.string());
+  o.steps = 200;
+  const auto s = models::finetune(data, "classify", tok, config, "", o);
+  CHECK(s.metric == "accuracy");
+  CHECK(s.score > 90);  // the colour word decides: learnable in 60 steps
+  const auto metrics = nlohmann::json::parse(slurp((out / "model.metrics.json").string()));
+  CHECK(metrics.at("task") == "classify");
+  CHECK(metrics.at("value").get<double>() == Approx(s.score));
+  CHECK(metrics.contains("baseline"));
+  // predict: one JSON object per input line, labels of the new set, valid UTF-8
+  const std::string input = write(dir, "new.txt", "a blue sky é\nred apple 😀\n\ngreen grass\n");
+  const auto lines = models::predict(out.string(), input);
+  REQUIRE(lines.size() == 3);
+  CHECK(nlohmann::json::parse(lines[0]).at("label") == "bleu");
+  CHECK(nlohmann::json::parse(lines[1]).at("label") == "rouge");
+  CHECK(nlohmann::json::parse(lines[2]).at("label") == "vert");
+  for (const auto& l : lines) CHECK(ts::data::is_valid_utf8(l));
+  // evaluate on another labelled file
+  const auto e = models::evaluate_file(out.string(), test);
+  CHECK(e.score == Approx(s.score));
+}
+
+TEST_CASE("finetune NER with a new tag set; predict gives entities with character offsets",
+          "[app]") {
+  const std::string dir = temp_dir("ner");
+  const std::string train = write(dir, "train.conll", food_conll(90));
+  const auto tok =
+      models::train_tokenizer(models::task_file_texts(models::TaskType::kNer, train), 300);
+  models::TaskFiles files;
+  files.train = train;  // no --valid: a seeded 10% split
+  models::TaskEncoding enc;
+  enc.seq_len = 32;
+  const auto data = models::load_task_files(models::TaskType::kNer, files, tok, enc);
+  CHECK(data.split.validation.size() == 9);
+  CHECK(data.split.test.empty());
+  CHECK(data.labels() == std::vector<std::string>{"O", "B-CITY", "B-FOOD", "I-CITY"});
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  auto o = tiny_run((fs::path(dir) / "out").string());
+  o.steps = 150;
+  const auto s = models::finetune(data, "ner", tok, config, "", o);
+  CHECK(std::isnan(s.score));  // no test file
+  CHECK(s.validation > 80);
+  const std::string input = write(dir, "new.txt", "I ate crêpe in 부산\n");
+  const auto lines = models::predict((fs::path(dir) / "out").string(), input);
+  REQUIRE(lines.size() == 1);
+  const auto j = nlohmann::json::parse(lines[0]);
+  CHECK(j.at("tags") == std::vector<std::string>{"O", "O", "B-FOOD", "O", "B-CITY"});
+  REQUIRE(j.at("entities").size() == 2);
+  CHECK(j["entities"][0].at("text") == "crêpe");
+  CHECK(j["entities"][0].at("start") == 6);  // characters, not bytes
+  CHECK(j["entities"][0].at("end") == 11);
+  CHECK(j["entities"][1].at("text") == "부산");
+  CHECK(j["entities"][1].at("start") == 15);
+  CHECK(j["entities"][1].at("end") == 17);
+}
+
+TEST_CASE("bad task files are errors naming the file and the line", "[app]") {
+  const std::string dir = temp_dir("bad");
+  const std::string good = write(dir, "good.tsv", colour_tsv(40, 0));
+  const auto tok = models::train_tokenizer(
+      models::task_file_texts(models::TaskType::kClassify, good), 300);
+  models::TaskEncoding enc;
+  enc.seq_len = 32;
+  auto load = [&](const std::string& train, const std::string& valid, const std::string& test) {
+    return models::load_task_files(models::TaskType::kClassify, {train, valid, test}, tok, enc);
+  };
+  const std::string malformed = write(dir, "malformed.tsv", "rouge\tred\nbleu only-one-column\n");
+  CHECK_THROWS_WITH(load(malformed, "", ""), Contains("malformed.tsv") && Contains("line 2"));
+  const std::string unseen = write(dir, "unseen.tsv", "rouge\tred\njaune\tyellow\n");
+  CHECK_THROWS_WITH(load(good, "", unseen),
+                    Contains("unseen.tsv") && Contains("line 2") && Contains("jaune"));
+  const std::string empty = write(dir, "empty.tsv", "");
+  CHECK_THROWS_WITH(load(good, empty, ""), Contains("empty.tsv"));
+  const std::string tiny = write(dir, "tiny.tsv", "rouge\tred\n");
+  CHECK_THROWS_WITH(load(tiny, "", ""), Contains("validation"));
+  CHECK_THROWS_WITH(load(dir + "/missing.tsv", "", ""), Contains("missing.tsv"));
+  const std::string broken_bio = write(dir, "bio.conll", "I\tO\nSeoul\tI-CITY\n\n");
+  CHECK_THROWS_WITH(models::load_task_files(models::TaskType::kNer, {broken_bio}, tok, enc),
+                    Contains("bio.conll") && Contains("line 2"));
+  CHECK_THROWS_WITH(models::parse_task_type("poetry"), Contains("poetry"));
+}
+
+TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
+  const std::string dir = temp_dir("cli");
+  const std::string train = write(dir, "train.tsv", colour_tsv(90, 0));
+  const std::string test = write(dir, "test.tsv", colour_tsv(20, 2));
+  const std::string out = dir + "/out";
+  std::vector<std::string> args = {"taesan", "finetune", "--task",  "classify", "--train",
+                                   train,    "--test",   test,      "--out",    out,
+                                   "--steps", "30",      "--vocab", "300",      "--d-model",
+                                   "32",     "--layers", "1",       "--quiet"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  REQUIRE(models::run_cli(static_cast<int>(argv.size()), argv.data()) == 0);
+  const auto metrics = nlohmann::json::parse(slurp(out + "/metrics.json"));
+  CHECK(metrics.at("metric") == "accuracy");
+  CHECK(metrics.at("test_rows") == 20);
+  CHECK(fs::exists(out + "/model.safetensors"));
+  CHECK(fs::exists(out + "/tokenizer.json"));
+  const std::string input = write(dir, "in.txt", "blue sky\n");
+  std::vector<std::string> pargs = {"taesan", "predict", "--model", out, "--input", input,
+                                    "--output", dir + "/pred.jsonl"};
+  std::vector<char*> pargv;
+  for (auto& a : pargs) pargv.push_back(a.data());
+  REQUIRE(models::run_cli(static_cast<int>(pargv.size()), pargv.data()) == 0);
+  CHECK(nlohmann::json::parse(slurp(dir + "/pred.jsonl")).contains("label"));
+  // a bad command line exits 2, a bad file 1
+  std::vector<std::string> bad = {"taesan", "finetune", "--task", "classify", "--bogus"};
+  std::vector<char*> bargv;
+  for (auto& a : bad) bargv.push_back(a.data());
+  CHECK(models::run_cli(static_cast<int>(bargv.size()), bargv.data()) == 2);
+}
