@@ -1,10 +1,7 @@
-// Per-target bodies of the fused attention kernel (attention.h), compiled once per Highway target
-// by attention.cc through foreach_target.h. FlashAttention-2 tiling on the CPU: query blocks of
-// 64 rows meet key blocks of 64 or 128 rows; every tile product is the register-tiled MulAdd
-// kernel of tile-inl.h (MatMul below), the softmax is online (running max and sum per query row).
-// This file: tile sizes, the tile product, row helpers, operand layouts and the forward; the
-// backward (recomputing the probabilities tile by tile from the saved log-sum-exp) is in
-// attention_backward-inl.h.
+// Per-target fused attention (attention.h), compiled by attention.cc through foreach_target.h:
+// FlashAttention-2 tiling (query blocks of 64 rows, key blocks of 64 or 128; tile products on the
+// register tile of tile-inl.h) with an online softmax. Here the tiles, row helpers, operand
+// layouts and the forward; the backward is in attention_backward-inl.h.
 #if defined(TAESAN_OPS_KERNELS_ATTENTION_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TAESAN_OPS_KERNELS_ATTENTION_INL_H_
 #undef TAESAN_OPS_KERNELS_ATTENTION_INL_H_

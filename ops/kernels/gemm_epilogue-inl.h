@@ -1,8 +1,7 @@
-// GEMM's micro-kernel with its fused epilogue, compiled once per Highway target (included by
-// gemm-inl.h): the register tile of tile-inl.h whose accumulators become outputs as
-// out = act(alpha * acc + beta * C + bias), optionally also storing the value before the
-// activation; the partial tiles at the edges of the packed path; single outputs with the same
-// arithmetic. The activations are those of the elementwise kernels (math-inl.h).
+// GEMM's micro-kernel with its fused epilogue, per Highway target (included by gemm-inl.h): the
+// register tile of tile-inl.h stored as out = act(alpha * acc + beta * C + bias), optionally with
+// the pre-activation; edge tiles; single outputs with the same arithmetic. The activations are
+// the elementwise kernels' own (math-inl.h).
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

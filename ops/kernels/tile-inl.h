@@ -1,8 +1,6 @@
-// The parts of a tile product that GEMM (gemm-inl.h) and fused attention (attention-inl.h)
-// share, compiled once per Highway target: the register-tiled MulAdd micro-kernel, the in-register
-// transposes, and the packing of operands into the micro-panels the micro-kernel reads. One
-// accumulator per output element, k in increasing order: an element's bits depend only on its A
-// row, B column and k, never on where its tile falls (so never on the thread count).
+// What GEMM and fused attention share, per Highway target: the register-tiled MulAdd micro-kernel,
+// the in-register transposes and the packing into micro-panels. One accumulator per output, k in
+// increasing order: an element's bits never depend on where its tile falls (or the thread count).
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -240,24 +240,39 @@ double activate(double x, k::GemmActivation act) {
   return x;
 }
 
+// The shape of one gemm_fused test product.
+struct FusedShape {
+  int64_t m, n, k;
+  bool ta, tb;
+};
+
+// An epilogue that adds bias, applies act and saves the value before it to pre (row stride n).
+template <typename T>
+k::GemmEpilogue<T> epilogue(const std::vector<T>& bias, k::GemmActivation act, std::vector<T>& pre,
+                            int64_t n) {
+  k::GemmEpilogue<T> epi;
+  epi.bias = bias.data();
+  epi.activation = act;
+  epi.pre_activation = pre.data();
+  epi.ld_pre_activation = n;
+  return epi;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every path", "[gemm]",
                    float, double) {
   using T = TestType;
   std::mt19937 rng(5);
-  struct Shape {
-    int64_t m, n, k;
-    bool ta, tb;
-  };
   const k::GemmActivation acts[] = {k::GemmActivation::kNone, k::GemmActivation::kRelu,
                                     k::GemmActivation::kGelu, k::GemmActivation::kGeluTanh};
   // Packed (with edge tiles), small m, small n (both orientations), matrix-vector, and few
   // rows / columns wide enough for the 4-vector tiles.
-  for (const Shape s : {Shape{70, 45, 300, false, true}, Shape{3, 50, 40, false, false},
-                        Shape{3, 50, 40, true, true}, Shape{60, 5, 33, true, false},
-                        Shape{60, 5, 33, false, false}, Shape{40, 1, 64, false, false},
-                        Shape{3, 130, 40, false, false}, Shape{130, 3, 40, true, true}}) {
+  for (const FusedShape s :
+       {FusedShape{70, 45, 300, false, true}, FusedShape{3, 50, 40, false, false},
+        FusedShape{3, 50, 40, true, true}, FusedShape{60, 5, 33, true, false},
+        FusedShape{60, 5, 33, false, false}, FusedShape{40, 1, 64, false, false},
+        FusedShape{3, 130, 40, false, false}, FusedShape{130, 3, 40, true, true}}) {
     for (const auto act : acts) {
       const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n, ldc = s.n + 1;
       // Inputs scaled so that the pre-activations cover [-6, 6], both tails of GELU.
@@ -271,11 +286,7 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
                         want.data(), ldc);
       for_each_target([&] {
         std::vector<T> got = c0, pre(size_t(s.m * s.n));
-        k::GemmEpilogue<T> epi;
-        epi.bias = bias.data();
-        epi.activation = act;
-        epi.pre_activation = pre.data();
-        epi.ld_pre_activation = s.n;
+        const k::GemmEpilogue<T> epi = epilogue(bias, act, pre, s.n);
         k::gemm_fused(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0.5),
                       got.data(), ldc, epi);
         int64_t bad = 0;
@@ -303,19 +314,16 @@ TEMPLATE_TEST_CASE("gemm_fused's activations are the elementwise kernels' ones, 
                    "[gemm]", float, double) {
   using T = TestType;
   std::mt19937 rng(7);
-  struct Shape {
-    int64_t m, n, k;
-    bool ta, tb;
-  };
   const std::pair<k::GemmActivation, k::UnaryOp> acts[] = {
       {k::GemmActivation::kRelu, k::UnaryOp::kRelu},
       {k::GemmActivation::kGelu, k::UnaryOp::kGelu},
       {k::GemmActivation::kGeluTanh, k::UnaryOp::kGeluTanh}};
   // Packed with edge tiles, the broadcast kernel (also transposed), dot products, and k = 0
   // (the epilogue alone).
-  for (const Shape s : {Shape{70, 45, 300, false, true}, Shape{3, 130, 40, false, false},
-                        Shape{60, 5, 33, true, false}, Shape{40, 1, 64, false, false},
-                        Shape{9, 7, 0, false, false}}) {
+  for (const FusedShape s :
+       {FusedShape{70, 45, 300, false, true}, FusedShape{3, 130, 40, false, false},
+        FusedShape{60, 5, 33, true, false}, FusedShape{40, 1, 64, false, false},
+        FusedShape{9, 7, 0, false, false}}) {
     for (const auto& [act, op] : acts) {
       const int64_t lda = std::max<int64_t>(1, s.ta ? s.m : s.k);
       const int64_t ldb = std::max<int64_t>(1, s.tb ? s.k : s.n);
@@ -327,11 +335,7 @@ TEMPLATE_TEST_CASE("gemm_fused's activations are the elementwise kernels' ones, 
       for (auto& x : bias) x *= T(4);
       for_each_target([&] {
         std::vector<T> got(size_t(s.m * s.n)), pre(got.size()), want(got.size());
-        k::GemmEpilogue<T> epi;
-        epi.bias = bias.data();
-        epi.activation = act;
-        epi.pre_activation = pre.data();
-        epi.ld_pre_activation = s.n;
+        const k::GemmEpilogue<T> epi = epilogue(bias, act, pre, s.n);
         k::gemm_fused(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0),
                       got.data(), s.n, epi);
         k::unary(op, 0, pre.data(), 1, want.data(), 1, int64_t(want.size()));
