@@ -154,16 +154,16 @@ void BM_binary(benchmark::State& state, k::BinaryOp op, Impl impl) {
 /// references compute in double).
 void std_float_loop(k::UnaryOp op, const float* x, float* y, int64_t n) {
   switch (op) {
-    case k::UnaryOp::Exp:
+    case k::UnaryOp::kExp:
       for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
       break;
-    case k::UnaryOp::Tanh:
+    case k::UnaryOp::kTanh:
       for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
       break;
-    case k::UnaryOp::Gelu:
+    case k::UnaryOp::kGelu:
       for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
       break;
-    case k::UnaryOp::Sigmoid:
+    case k::UnaryOp::kSigmoid:
       for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
       break;
     default:
@@ -204,21 +204,22 @@ void one_and_two_threads(const std::string& name, void (*fn)(benchmark::State&, 
 int main(int argc, char** argv) {
   one_and_two_threads("copy", BM_copy);
   one_and_two_threads("triad", BM_triad);
-  benchmark::RegisterBenchmark("add_vs_triad", BM_vs_triad, k::BinaryOp::Add)
+  benchmark::RegisterBenchmark("add_vs_triad", BM_vs_triad, k::BinaryOp::kAdd)
       ->Apply(large_sizes)
       ->UseManualTime();
-  benchmark::RegisterBenchmark("mul_vs_triad", BM_vs_triad, k::BinaryOp::Mul)
+  benchmark::RegisterBenchmark("mul_vs_triad", BM_vs_triad, k::BinaryOp::kMul)
       ->Apply(large_sizes)
       ->UseManualTime();
-  for (auto [name, op] : {std::pair{"add", k::BinaryOp::Add}, std::pair{"mul", k::BinaryOp::Mul}}) {
+  for (auto [name, op] :
+       {std::pair{"add", k::BinaryOp::kAdd}, std::pair{"mul", k::BinaryOp::kMul}}) {
     one_and_two_threads(std::string(name) + "_simd", BM_binary, op, Impl::kSimd);
     benchmark::RegisterBenchmark((std::string(name) + "_reference").c_str(), BM_binary, op,
                                  Impl::kReference)
         ->Apply(sizes);
   }
   for (auto [name, op] :
-       {std::pair{"exp", k::UnaryOp::Exp}, std::pair{"tanh", k::UnaryOp::Tanh},
-        std::pair{"gelu", k::UnaryOp::Gelu}, std::pair{"sigmoid", k::UnaryOp::Sigmoid}}) {
+       {std::pair{"exp", k::UnaryOp::kExp}, std::pair{"tanh", k::UnaryOp::kTanh},
+        std::pair{"gelu", k::UnaryOp::kGelu}, std::pair{"sigmoid", k::UnaryOp::kSigmoid}}) {
     one_and_two_threads(std::string(name) + "_simd", BM_unary, op, Impl::kSimd);
     benchmark::RegisterBenchmark((std::string(name) + "_reference").c_str(), BM_unary, op,
                                  Impl::kReference)

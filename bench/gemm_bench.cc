@@ -278,7 +278,7 @@ void bm_epilogue(benchmark::State& state, EpilogueMode mode, int64_t m, int64_t 
     if (mode == EpilogueMode::kSeparate) {
       // The elementwise GELU kernel, rows split over the pool as the gelu op does.
       parallel_for(m, 16, [&](int64_t r0, int64_t r1) {
-        kernels::unary(kernels::UnaryOp::Gelu, 0, pre.data() + r0 * n, 1, y.data() + r0 * n, 1,
+        kernels::unary(kernels::UnaryOp::kGelu, 0, pre.data() + r0 * n, 1, y.data() + r0 * n, 1,
                        (r1 - r0) * n);
       });
     }

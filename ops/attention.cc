@@ -9,7 +9,7 @@
 
 #include "taesan/autograd/autocast.h"
 #include "taesan/autograd/factory.h"
-#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/fused_backward.h"
 #include "taesan/autograd/node.h"
 #include "taesan/ops/autocast.h"
 #include "taesan/ops/kernels/attention.h"
@@ -122,26 +122,27 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
                 [sq = SavedTensor(q), sk = SavedTensor(k), sv = SavedTensor(v),
                  so = SavedTensor(out, true), lse, m, p, mask](const Tensor& g, const BackwardContext& ctx) {
     Tensor qv = sq.unpack(ctx), kv = sk.unpack(ctx), vv = sv.unpack(ctx);
-    if (GradMode::is_enabled())
-      return composed_backward(qv, kv, vv, mask, p.causal, p.scale, g);
-    kernels::AttentionParams pb = p;
-    qv = kernel_operand(qv, &pb.q_layout);
-    kv = kernel_operand(kv, &pb.k_layout);
-    vv = kernel_operand(vv, &pb.v_layout);
-    Tensor ov = kernel_operand(so.unpack(ctx), &pb.out_layout);
-    Tensor gc = kernel_operand(g.dtype() == qv.dtype() ? g : g.to(qv.dtype()), &pb.dout_layout);
-    // The gradients take their inputs' layouts, so they flow back into the projections in place.
-    Tensor dq = new_output(qv, qv.shape(), &pb.dq_layout),
-           dk = new_output(kv, kv.shape(), &pb.dk_layout),
-           dv = new_output(vv, vv.shape(), &pb.dv_layout);
-    if (m.defined()) pb.mask = m.raw_data();
-    dispatch_float(qv.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      auto ptr = [](const Tensor& t) { return static_cast<T*>(t.raw_data()); };
-      kernels::attention_backward(pb, ptr(qv), ptr(kv), ptr(vv), ptr(ov), ptr(gc), lse.data<T>(),
-                                  ptr(dq), ptr(dk), ptr(dv));
-    });
-    return TensorList{dq, dk, dv};
+    auto composed = [&] { return composed_backward(qv, kv, vv, mask, p.causal, p.scale, g); };
+    auto fused = [&] {
+      kernels::AttentionParams pb = p;
+      Tensor qc = kernel_operand(qv, &pb.q_layout), kc = kernel_operand(kv, &pb.k_layout),
+             vc = kernel_operand(vv, &pb.v_layout);
+      Tensor oc = kernel_operand(so.unpack(ctx), &pb.out_layout);
+      Tensor gc = kernel_operand(g.dtype() == qc.dtype() ? g : g.to(qc.dtype()), &pb.dout_layout);
+      // The gradients take their inputs' layouts, so they flow back into the projections in place.
+      Tensor dq = new_output(qc, qc.shape(), &pb.dq_layout),
+             dk = new_output(kc, kc.shape(), &pb.dk_layout),
+             dv = new_output(vc, vc.shape(), &pb.dv_layout);
+      if (m.defined()) pb.mask = m.raw_data();
+      dispatch_float(qc.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        auto ptr = [](const Tensor& t) { return static_cast<T*>(t.raw_data()); };
+        kernels::attention_backward(pb, ptr(qc), ptr(kc), ptr(vc), ptr(oc), ptr(gc), lse.data<T>(),
+                                    ptr(dq), ptr(dk), ptr(dv));
+      });
+      return TensorList{dq, dk, dv};
+    };
+    return autograd::fused_backward({qv, kv, vv, g}, fused, composed);
   });
 }
 

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "taesan/autograd/factory.h"
-#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/fused_backward.h"
 #include "taesan/autograd/node.h"
 #include "taesan/ops/copy.h"
 #include "taesan/ops/iterate.h"
@@ -33,7 +33,7 @@ Tensor as_dtype(const Tensor& t, DType d) { return t.dtype() == d ? t : ops::mat
 Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* name) {
   const DType dt = promote_types(a.dtype(), b.dtype());
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  const bool compare = op == BinaryOp::Eq || op == BinaryOp::Lt || op == BinaryOp::Gt;
+  const bool compare = op == BinaryOp::kEq || op == BinaryOp::kLt || op == BinaryOp::kGt;
   if (dt == kBFloat16) refuse_bfloat16(name);
   if (!is_floating(dt)) {
     // int64 / bool: plain loops in int64.
@@ -50,25 +50,25 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* 
       for (int64_t i = 0; i < n; ++i) {
         int64_t x = ap[off[1] + i * sa], y = bp[off[2] + i * sb], r = 0;
         switch (op) {
-          case BinaryOp::Add: r = x + y; break;
-          case BinaryOp::Sub: r = x - y; break;
-          case BinaryOp::Mul: r = x * y; break;
-          case BinaryOp::Div:
+          case BinaryOp::kAdd: r = x + y; break;
+          case BinaryOp::kSub: r = x - y; break;
+          case BinaryOp::kMul: r = x * y; break;
+          case BinaryOp::kDiv:
             TS_CHECK(y != 0, "{}: integer division by zero", name);
             r = x / y;
             break;
-          case BinaryOp::Max: r = std::max(x, y); break;
-          case BinaryOp::Min: r = std::min(x, y); break;
-          case BinaryOp::Pow: r = static_cast<int64_t>(std::pow(x, y)); break;
-          case BinaryOp::Eq: r = x == y; break;
-          case BinaryOp::Lt: r = x < y; break;
-          case BinaryOp::Gt: r = x > y; break;
+          case BinaryOp::kMax: r = std::max(x, y); break;
+          case BinaryOp::kMin: r = std::min(x, y); break;
+          case BinaryOp::kPow: r = static_cast<int64_t>(std::pow(x, y)); break;
+          case BinaryOp::kEq: r = x == y; break;
+          case BinaryOp::kLt: r = x < y; break;
+          case BinaryOp::kGt: r = x > y; break;
         }
         op_[off[0] + i * so] = r;
       }
     });
-    if (compare || (a.dtype() == kBool && b.dtype() == kBool && op != BinaryOp::Add &&
-                    op != BinaryOp::Sub && op != BinaryOp::Div))
+    if (compare || (a.dtype() == kBool && b.dtype() == kBool && op != BinaryOp::kAdd &&
+                    op != BinaryOp::kSub && op != BinaryOp::kDiv))
       return ops::materialize(out, kBool);
     return out;
   }
@@ -117,14 +117,16 @@ Tensor grad_for(const Tensor& g, const autograd::InputMeta& meta) {
 // dx = g * f'(v) with the fused kernel (no graph needed), or `composed` when a graph is needed.
 template <typename Composed>
 Tensor activation_backward(ActivationGrad op, const Tensor& v, const Tensor& g, Composed composed) {
-  if (GradMode::is_enabled() && (g.requires_grad() || v.requires_grad())) return composed();
-  Tensor vc = v.contiguous(), gc = as_dtype(g, v.dtype()).contiguous();
-  Tensor dx = empty(v.shape(), v.dtype());
-  dispatch_float(v.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    kernels::activation_grad(op, vc.data<T>(), gc.data<T>(), dx.data<T>(), v.numel());
-  });
-  return dx;
+  auto fused = [&] {
+    Tensor vc = v.contiguous(), gc = as_dtype(g, v.dtype()).contiguous();
+    Tensor dx = empty(v.shape(), v.dtype());
+    dispatch_float(v.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::activation_grad(op, vc.data<T>(), gc.data<T>(), dx.data<T>(), v.numel());
+    });
+    return dx;
+  };
+  return autograd::fused_backward({v, g}, fused, composed);
 }
 
 struct Meta2 {
@@ -145,7 +147,7 @@ DType promote_types(DType a, DType b) {
 // ---- binary arithmetic ----
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor y = binary_kernel(a, b, BinaryOp::Add, "add");
+  Tensor y = binary_kernel(a, b, BinaryOp::kAdd, "add");
   // y = a + b;  da = g, db = g  (summed over broadcast dims)
   return record("add", {a, b}, y, [m = metas(a, b)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{ctx.needs_grad(0) ? grad_for(g, m.a) : Tensor(),
@@ -154,7 +156,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor y = binary_kernel(a, b, BinaryOp::Sub, "sub");
+  Tensor y = binary_kernel(a, b, BinaryOp::kSub, "sub");
   // y = a - b;  da = g, db = -g
   return record("sub", {a, b}, y, [m = metas(a, b)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{ctx.needs_grad(0) ? grad_for(g, m.a) : Tensor(),
@@ -163,7 +165,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor y = binary_kernel(a, b, BinaryOp::Mul, "mul");
+  Tensor y = binary_kernel(a, b, BinaryOp::kMul, "mul");
   // y = a * b;  da = g * b, db = g * a
   return record("mul", {a, b}, y,
                 [m = metas(a, b), sa = SavedTensor(a), sb = SavedTensor(b)](
@@ -175,7 +177,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor y = binary_kernel(a, b, BinaryOp::Div, "div");
+  Tensor y = binary_kernel(a, b, BinaryOp::kDiv, "div");
   // y = a / b;  da = g / b, db = -g * a / b^2
   return record("div", {a, b}, y,
                 [m = metas(a, b), sa = SavedTensor(a), sb = SavedTensor(b)](
@@ -192,7 +194,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 namespace {
 // y = max(a, b) / min(a, b);  the gradient goes to the selected input (a on ties).
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
-  Tensor y = binary_kernel(a, b, is_max ? BinaryOp::Max : BinaryOp::Min, is_max ? "maximum" : "minimum");
+  Tensor y = binary_kernel(a, b, is_max ? BinaryOp::kMax : BinaryOp::kMin, is_max ? "maximum" : "minimum");
   return record(is_max ? "maximum" : "minimum", {a, b}, y,
                 [m = metas(a, b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](
                     const Tensor& g, const BackwardContext& ctx) {
@@ -216,7 +218,7 @@ Tensor add(const Tensor& a, double b) {
     bool integral = std::floor(b) == b;
     return add(a, scalar_tensor(b, integral ? kInt64 : kFloat32));
   }
-  Tensor y = unary_kernel(a, UnaryOp::AddScalar, b, "add");
+  Tensor y = unary_kernel(a, UnaryOp::kAddScalar, b, "add");
   // y = a + s;  da = g
   return record("add_scalar", {a}, y, [](const Tensor& g, const BackwardContext&) { return TensorList{g}; });
 }
@@ -226,7 +228,7 @@ Tensor mul(const Tensor& a, double b) {
     bool integral = std::floor(b) == b;
     return mul(a, scalar_tensor(b, integral ? kInt64 : kFloat32));
   }
-  Tensor y = unary_kernel(a, UnaryOp::MulScalar, b, "mul");
+  Tensor y = unary_kernel(a, UnaryOp::kMulScalar, b, "mul");
   // y = a * s;  da = g * s
   return record("mul_scalar", {a}, y, [b](const Tensor& g, const BackwardContext&) { return TensorList{mul(g, b)}; });
 }
@@ -235,13 +237,13 @@ namespace {
 // y = s - a;  da = -g
 Tensor rsub(double s, const Tensor& a) {
   if (!is_floating(a.dtype())) return sub(scalar_tensor(s, std::floor(s) == s ? kInt64 : kFloat32), a);
-  Tensor y = unary_kernel(a, UnaryOp::RSubScalar, s, "sub");
+  Tensor y = unary_kernel(a, UnaryOp::kRSubScalar, s, "sub");
   return record("rsub_scalar", {a}, y, [](const Tensor& g, const BackwardContext&) { return TensorList{neg(g)}; });
 }
 // y = s / a;  da = -g * y / a
 Tensor rdiv(double s, const Tensor& a) {
   if (!is_floating(a.dtype())) return div(scalar_tensor(s, kFloat32), a.to(kFloat32));
-  Tensor y = unary_kernel(a, UnaryOp::RDivScalar, s, "div");
+  Tensor y = unary_kernel(a, UnaryOp::kRDivScalar, s, "div");
   return record("rdiv_scalar", {a}, y,
                 [sa = SavedTensor(a), sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
                   return TensorList{neg(div(mul(g, sy.unpack(ctx)), sa.unpack(ctx)))};
@@ -253,13 +255,13 @@ Tensor rdiv(double s, const Tensor& a) {
 
 Tensor neg(const Tensor& x) {
   if (!is_floating(x.dtype())) return mul(x, -1.0);
-  Tensor y = unary_kernel(x, UnaryOp::Neg, 0, "neg");
+  Tensor y = unary_kernel(x, UnaryOp::kNeg, 0, "neg");
   // y = -x;  dx = -g
   return record("neg", {x}, y, [](const Tensor& g, const BackwardContext&) { return TensorList{neg(g)}; });
 }
 
 Tensor exp(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Exp, 0, "exp");
+  Tensor y = unary_kernel(x, UnaryOp::kExp, 0, "exp");
   // y = exp(x);  dx = g * y
   return record("exp", {x}, y, [sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{mul(g, sy.unpack(ctx))};
@@ -267,7 +269,7 @@ Tensor exp(const Tensor& x) {
 }
 
 Tensor log(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Log, 0, "log");
+  Tensor y = unary_kernel(x, UnaryOp::kLog, 0, "log");
   // y = log(x);  dx = g / x
   return record("log", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{div(g, sx.unpack(ctx))};
@@ -275,7 +277,7 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Sqrt, 0, "sqrt");
+  Tensor y = unary_kernel(x, UnaryOp::kSqrt, 0, "sqrt");
   // y = sqrt(x);  dx = g / (2 y)
   return record("sqrt", {x}, y, [sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{div(mul(g, 0.5), sy.unpack(ctx))};
@@ -283,7 +285,7 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor rsqrt(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Rsqrt, 0, "rsqrt");
+  Tensor y = unary_kernel(x, UnaryOp::kRsqrt, 0, "rsqrt");
   // y = x^(-1/2);  dx = -0.5 g y^3
   return record("rsqrt", {x}, y, [sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
     Tensor yv = sy.unpack(ctx);
@@ -293,17 +295,17 @@ Tensor rsqrt(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   if (!is_floating(x.dtype())) return where(lt(x, zeros({}, x.dtype())), neg(x), x);
-  Tensor y = unary_kernel(x, UnaryOp::Abs, 0, "abs");
+  Tensor y = unary_kernel(x, UnaryOp::kAbs, 0, "abs");
   // y = |x|;  dx = g * sign(x)
   return record("abs", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
-    return TensorList{mul(g, unary_kernel(xv, UnaryOp::Sign, 0, "sign"))};
+    return TensorList{mul(g, unary_kernel(xv, UnaryOp::kSign, 0, "sign"))};
   });
 }
 
 Tensor square(const Tensor& x) {
   if (!is_floating(x.dtype())) return mul(x, x);
-  Tensor y = unary_kernel(x, UnaryOp::Square, 0, "square");
+  Tensor y = unary_kernel(x, UnaryOp::kSquare, 0, "square");
   // y = x^2;  dx = 2 g x
   return record("square", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{mul(mul(g, sx.unpack(ctx)), 2.0)};
@@ -311,7 +313,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor erf(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Erf, 0, "erf");
+  Tensor y = unary_kernel(x, UnaryOp::kErf, 0, "erf");
   // y = erf(x);  dx = g * 2/sqrt(pi) * exp(-x^2)
   return record("erf", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
@@ -321,7 +323,7 @@ Tensor erf(const Tensor& x) {
 
 Tensor pow(const Tensor& x, double p) {
   if (!is_floating(x.dtype())) return pow(x.to(kFloat32), p);
-  Tensor y = unary_kernel(x, UnaryOp::Pow, p, "pow");
+  Tensor y = unary_kernel(x, UnaryOp::kPow, p, "pow");
   // y = x^p;  dx = g * p * x^(p-1)
   return record("pow", {x}, y, [sx = SavedTensor(x), p](const Tensor& g, const BackwardContext& ctx) {
     if (p == 0) return TensorList{zeros_like(g)};
@@ -330,27 +332,27 @@ Tensor pow(const Tensor& x, double p) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Tanh, 0, "tanh");
+  Tensor y = unary_kernel(x, UnaryOp::kTanh, 0, "tanh");
   // y = tanh(x);  dx = g * (1 - y^2)
   return record("tanh", {x}, y, [sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
     Tensor yv = sy.unpack(ctx);
-    return TensorList{activation_backward(ActivationGrad::Tanh, yv, g,
+    return TensorList{activation_backward(ActivationGrad::kTanh, yv, g,
                                           [&] { return mul(g, rsub(1.0, square(yv))); })};
   });
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Sigmoid, 0, "sigmoid");
+  Tensor y = unary_kernel(x, UnaryOp::kSigmoid, 0, "sigmoid");
   // y = sigmoid(x);  dx = g * y * (1 - y)
   return record("sigmoid", {x}, y, [sy = SavedTensor(y, true)](const Tensor& g, const BackwardContext& ctx) {
     Tensor yv = sy.unpack(ctx);
-    return TensorList{activation_backward(ActivationGrad::Sigmoid, yv, g,
+    return TensorList{activation_backward(ActivationGrad::kSigmoid, yv, g,
                                           [&] { return mul(g, mul(yv, rsub(1.0, yv))); })};
   });
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Relu, 0, "relu");
+  Tensor y = unary_kernel(x, UnaryOp::kRelu, 0, "relu");
   return record("relu", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{ops::activation_grad("relu", sx.unpack(ctx), g)};
   });
@@ -360,7 +362,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
   TS_CHECK(approximate == "none" || approximate == "tanh",
            "gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
   const bool tanh_form = approximate == "tanh";
-  Tensor y = unary_kernel(x, tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, 0, "gelu");
+  Tensor y = unary_kernel(x, tanh_form ? UnaryOp::kGeluTanh : UnaryOp::kGelu, 0, "gelu");
   return record("gelu", {x}, y, [sx = SavedTensor(x), tanh_form](const Tensor& g, const BackwardContext& ctx) {
     return TensorList{ops::activation_grad(tanh_form ? "gelu_tanh" : "gelu", sx.unpack(ctx), g)};
   });
@@ -378,12 +380,12 @@ Tensor activation(const std::string& name, const Tensor& x) {
 Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g) {
   // relu:   y = max(x, 0);                 dx = g (x > 0)
   if (name == "relu")
-    return activation_backward(ActivationGrad::Relu, x, g, [&] {
+    return activation_backward(ActivationGrad::kRelu, x, g, [&] {
       return mul(g, gt(x, zeros({}, x.dtype())).to(g.dtype()));
     });
   // exact:  y = x Phi(x);                  dx = g (Phi(x) + x phi(x))
   if (name == "gelu")
-    return activation_backward(ActivationGrad::Gelu, x, g, [&] {
+    return activation_backward(ActivationGrad::kGelu, x, g, [&] {
       Tensor cdf = mul(add(erf(mul(x, 0.7071067811865476)), 1.0), 0.5);
       Tensor pdf = mul(exp(mul(square(x), -0.5)), kInvSqrt2Pi);
       return mul(g, add(cdf, mul(x, pdf)));
@@ -391,7 +393,7 @@ Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g
   // tanh:   y = 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), c = sqrt(2/pi);
   //         dx = g (0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)),  t = tanh(u)
   if (name == "gelu_tanh")
-    return activation_backward(ActivationGrad::GeluTanh, x, g, [&] {
+    return activation_backward(ActivationGrad::kGeluTanh, x, g, [&] {
       Tensor x2 = square(x);
       Tensor t = tanh(mul(add(mul(mul(x2, x), 0.044715), x), kSqrt2OverPi));
       Tensor left = mul(add(t, 1.0), 0.5);
@@ -405,11 +407,11 @@ Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g
 }  // namespace ops
 
 Tensor silu(const Tensor& x) {
-  Tensor y = unary_kernel(x, UnaryOp::Silu, 0, "silu");
+  Tensor y = unary_kernel(x, UnaryOp::kSilu, 0, "silu");
   // y = x s(x), s = sigmoid;  dx = g s (1 + x (1 - s))
   return record("silu", {x}, y, [sx = SavedTensor(x)](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
-    return TensorList{activation_backward(ActivationGrad::Silu, xv, g, [&] {
+    return TensorList{activation_backward(ActivationGrad::kSilu, xv, g, [&] {
       Tensor s = sigmoid(xv);
       return mul(g, mul(s, add(mul(xv, rsub(1.0, s)), 1.0)));
     })};
@@ -419,7 +421,7 @@ Tensor silu(const Tensor& x) {
 Tensor clamp(const Tensor& x, double lo, double hi) {
   TS_CHECK(!(lo > hi), "clamp: min {} is greater than max {}", lo, hi);
   Tensor lo_t = scalar_tensor(lo, x.dtype()), hi_t = scalar_tensor(hi, x.dtype());
-  Tensor y = binary_kernel(binary_kernel(x, lo_t, BinaryOp::Max, "clamp"), hi_t, BinaryOp::Min, "clamp");
+  Tensor y = binary_kernel(binary_kernel(x, lo_t, BinaryOp::kMax, "clamp"), hi_t, BinaryOp::kMin, "clamp");
   // y = clamp(x, lo, hi);  dx = g where lo <= x <= hi, else 0
   return record("clamp", {x}, y, [sx = SavedTensor(x), lo, hi](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
@@ -431,9 +433,9 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 
 // ---- comparisons and logic (no gradient) ----
 
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::Lt, "lt"); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::Gt, "gt"); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::Eq, "eq"); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kLt, "lt"); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kGt, "gt"); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kEq, "eq"); }
 
 namespace {
 void check_bool(const Tensor& t, const char* fn) {
@@ -448,12 +450,12 @@ Tensor logical_not(const Tensor& x) {
 Tensor logical_and(const Tensor& a, const Tensor& b) {
   check_bool(a, "logical_and");
   check_bool(b, "logical_and");
-  return binary_kernel(a, b, BinaryOp::Min, "logical_and");
+  return binary_kernel(a, b, BinaryOp::kMin, "logical_and");
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
   check_bool(a, "logical_or");
   check_bool(b, "logical_or");
-  return binary_kernel(a, b, BinaryOp::Max, "logical_or");
+  return binary_kernel(a, b, BinaryOp::kMax, "logical_or");
 }
 
 // ---- masking ----

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "taesan/autograd/factory.h"
+#include "taesan/autograd/fused_backward.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
 #include "taesan/ops/autocast.h"
@@ -71,14 +72,18 @@ Tensor feed_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const T
   // With x, g as (M, ·) matrices:
   //   dy = g w2,  dz = dy ⊙ act'(z),
   //   dx = dz w1,  dw1 = dzᵀ x,  db1 = Σ_rows dz,  dw2 = gᵀ act(z),  db2 = Σ_rows g.
-  // act(z) is recomputed from z. Under create_graph z is recomputed from the inputs too, so that
-  // every gradient is itself differentiable.
+  // act(z) is recomputed from z: the forward's epilogue and ops::activation are the same
+  // function (math-inl.h), so the gradient is that of the function the forward computed. Under
+  // create_graph z is recomputed from the inputs too, so that every gradient is differentiable.
   auto backward = [sx = SavedTensor(x), sw1 = SavedTensor(w1), sb1 = SavedTensor(b1),
                    sw2 = SavedTensor(w2), z = std::move(z), activation, M, D, N](
                       const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = reshape(sx.unpack(ctx), {M, D});
     Tensor w1v = sw1.unpack(ctx), w2v = sw2.unpack(ctx);
-    Tensor zv = GradMode::is_enabled() ? linear(xv, w1v, sb1.unpack(ctx)) : z;
+    // b1 is read (and its version checked) only by the composed form, which runs in grad mode.
+    const Tensor b1v = GradMode::is_enabled() ? sb1.unpack(ctx) : Tensor();
+    Tensor zv = autograd::fused_backward(
+        {xv, w1v, b1v, w2v, g}, [&] { return z; }, [&] { return linear(xv, w1v, b1v); });
     Tensor g2 = reshape(g, {M, N});
     Tensor dx, dw1, db1, dw2, db2;
     if (ctx.needs_grad(0) || ctx.needs_grad(1) || ctx.needs_grad(2)) {

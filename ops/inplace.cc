@@ -83,7 +83,7 @@ Tensor& Tensor::mul_(double scalar) {
     T* p = static_cast<T*>(raw_data());
     const int64_t n = plan.inner, s = plan.inner_stride[0];
     ops::for_each_row(plan, ops::row_grain(n), [&](const int64_t* off) {
-      kernels::unary(kernels::UnaryOp::MulScalar, scalar, p + off[0], s, p + off[0], s, n);
+      kernels::unary(kernels::UnaryOp::kMulScalar, scalar, p + off[0], s, p + off[0], s, n);
     });
   });
   bump_version();

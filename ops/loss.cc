@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "taesan/autograd/factory.h"
+#include "taesan/autograd/fused_backward.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
 #include "taesan/ops/kernels/rowwise.h"
@@ -41,22 +42,25 @@ Tensor cross_entropy_rows(const Tensor& x2, const Tensor& t1, int64_t ignore_ind
                 [sx = SavedTensor(x2), tc, lse, ignore_index, ls](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
     const int64_t rows = xv.shape()[0], cols = xv.shape()[1];
-    if (GradMode::is_enabled() && (xv.requires_grad() || g.requires_grad())) {
+    auto composed = [&] {
       Tensor valid = unsqueeze(logical_not(eq(tc, full({}, static_cast<double>(ignore_index), kInt64))), 1);
       Tensor safe_t = where(squeeze(valid, 1), tc, zeros({}, kInt64));
       Tensor onehot = eq(unsqueeze(arange(cols, kInt64), 0), unsqueeze(safe_t, 1)).to(xv.dtype());
       Tensor target = add(mul(onehot, 1.0 - ls), ls / static_cast<double>(cols));
       Tensor d = mul(sub(softmax(xv, 1), target), unsqueeze(g, 1));
       return TensorList{where(valid, d, zeros({}, xv.dtype()))};
-    }
-    Tensor xc = xv.contiguous(), gc = g.contiguous();
-    Tensor dx = empty({rows, cols}, xv.dtype());
-    dispatch_float(xv.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      kernels::cross_entropy_backward(xc.data<T>(), tc.data<int64_t>(), lse.data<T>(), gc.data<T>(),
-                                      dx.data<T>(), rows, cols, ignore_index, ls);
-    });
-    return TensorList{dx};
+    };
+    auto fused = [&] {
+      Tensor xc = xv.contiguous(), gc = g.contiguous();
+      Tensor dx = empty({rows, cols}, xv.dtype());
+      dispatch_float(xv.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        kernels::cross_entropy_backward(xc.data<T>(), tc.data<int64_t>(), lse.data<T>(),
+                                        gc.data<T>(), dx.data<T>(), rows, cols, ignore_index, ls);
+      });
+      return TensorList{dx};
+    };
+    return autograd::fused_backward({xv, g}, fused, composed);
   });
 }
 

@@ -4,7 +4,7 @@
 #include "taesan/ops/nn_ops.h"
 
 #include "taesan/autograd/factory.h"
-#include "taesan/autograd/grad_mode.h"
+#include "taesan/autograd/fused_backward.h"
 #include "taesan/autograd/node.h"
 #include "taesan/core/random.h"
 #include "taesan/ops/kernels/rowwise.h"
@@ -14,12 +14,9 @@ namespace taesan {
 namespace {
 
 using autograd::BackwardContext;
+using autograd::fused_backward;
 using autograd::record;
 using autograd::SavedTensor;
-
-bool graph_needed(const Tensor& a, const Tensor& b) {
-  return GradMode::is_enabled() && (a.requires_grad() || b.requires_grad());
-}
 
 // Runs a row kernel along `dim`: moves dim last (copying only if needed), runs, moves back.
 template <typename Kernel>
@@ -64,10 +61,14 @@ Tensor softmax(const Tensor& x, int64_t dim_in) {
   // y = softmax(x);  dx = y * (g - sum(g * y, dim))
   return record("softmax", {x}, y, [sy = SavedTensor(y, true), dim](const Tensor& g, const BackwardContext& ctx) {
     Tensor yv = sy.unpack(ctx);
-    if (graph_needed(yv, g)) return TensorList{mul(yv, sub(g, sum(mul(g, yv), dim, true)))};
-    return TensorList{along_dim2(yv, g, dim, [](auto* a, auto* b, auto* o, int64_t r, int64_t c) {
-      kernels::softmax_backward_rows(a, b, o, r, c);
-    })};
+    return TensorList{fused_backward(
+        {yv, g},
+        [&] {
+          return along_dim2(yv, g, dim, [](auto* a, auto* b, auto* o, int64_t r, int64_t c) {
+            kernels::softmax_backward_rows(a, b, o, r, c);
+          });
+        },
+        [&] { return mul(yv, sub(g, sum(mul(g, yv), dim, true))); })};
   });
 }
 
@@ -78,10 +79,14 @@ Tensor log_softmax(const Tensor& x, int64_t dim_in) {
   // y = log_softmax(x);  dx = g - exp(y) * sum(g, dim)
   return record("log_softmax", {x}, y, [sy = SavedTensor(y, true), dim](const Tensor& g, const BackwardContext& ctx) {
     Tensor yv = sy.unpack(ctx);
-    if (graph_needed(yv, g)) return TensorList{sub(g, mul(exp(yv), sum(g, dim, true)))};
-    return TensorList{along_dim2(yv, g, dim, [](auto* a, auto* b, auto* o, int64_t r, int64_t c) {
-      kernels::log_softmax_backward_rows(a, b, o, r, c);
-    })};
+    return TensorList{fused_backward(
+        {yv, g},
+        [&] {
+          return along_dim2(yv, g, dim, [](auto* a, auto* b, auto* o, int64_t r, int64_t c) {
+            kernels::log_softmax_backward_rows(a, b, o, r, c);
+          });
+        },
+        [&] { return sub(g, mul(exp(yv), sum(g, dim, true))); })};
   });
 }
 
@@ -122,7 +127,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     const int64_t k = static_cast<int64_t>(normalized_shape.size());
     Shape norm_dims, lead_dims;
     for (int64_t d = 0; d < xv.dim(); ++d) (d >= xv.dim() - k ? norm_dims : lead_dims).push_back(d);
-    if (graph_needed(xv, g) || (wv.defined() && wv.requires_grad() && GradMode::is_enabled())) {
+    auto composed = [&] {
       Tensor m = mean(xv, norm_dims, true);
       Tensor r = rsqrt(add(mean(square(sub(xv, m)), norm_dims, true), eps));
       Tensor xhat = mul(sub(xv, m), r);
@@ -133,21 +138,24 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
       return TensorList{ctx.needs_grad(0) ? dx : Tensor(),
                         ctx.needs_grad(1) ? sum_lead(mul(g, xhat)) : Tensor(),
                         ctx.needs_grad(2) && has_b ? sum_lead(g) : Tensor()};
-    }
-    const int64_t cols = shape_numel(normalized_shape);
-    const int64_t rows = cols == 0 ? 0 : xv.numel() / cols;
-    Tensor xc = xv.contiguous(), gc = g.contiguous();
-    Tensor wc = wv.defined() ? wv.contiguous() : Tensor();
-    Tensor dx = ctx.needs_grad(0) ? empty(xv.shape(), xv.dtype()) : Tensor();
-    Tensor dw = ctx.needs_grad(1) ? empty(normalized_shape, xv.dtype()) : Tensor();
-    Tensor db = ctx.needs_grad(2) ? empty(normalized_shape, xv.dtype()) : Tensor();
-    dispatch_float(xv.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-      kernels::layer_norm_backward(xc.data<T>(), gc.data<T>(), ptr(wc), mu.data<T>(), rstd.data<T>(),
-                                   ptr(dx), ptr(dw), ptr(db), rows, cols);
-    });
-    return TensorList{dx, dw, db};
+    };
+    auto fused = [&] {
+      const int64_t cols = shape_numel(normalized_shape);
+      const int64_t rows = cols == 0 ? 0 : xv.numel() / cols;
+      Tensor xc = xv.contiguous(), gc = g.contiguous();
+      Tensor wc = wv.defined() ? wv.contiguous() : Tensor();
+      Tensor dx = ctx.needs_grad(0) ? empty(xv.shape(), xv.dtype()) : Tensor();
+      Tensor dw = ctx.needs_grad(1) ? empty(normalized_shape, xv.dtype()) : Tensor();
+      Tensor db = ctx.needs_grad(2) ? empty(normalized_shape, xv.dtype()) : Tensor();
+      dispatch_float(xv.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        kernels::layer_norm_backward(xc.data<T>(), gc.data<T>(), ptr(wc), mu.data<T>(),
+                                     rstd.data<T>(), ptr(dx), ptr(dw), ptr(db), rows, cols);
+      });
+      return TensorList{dx, dw, db};
+    };
+    return fused_backward({xv, g, wv}, fused, composed);
   });
 }
 

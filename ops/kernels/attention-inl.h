@@ -1,8 +1,7 @@
-// Per-target bodies of the fused attention kernel (attention.h), compiled once per Highway target
-// by attention.cc through foreach_target.h. FlashAttention-2 tiling on the CPU: query blocks of
-// 64 rows meet key blocks of 64 or 128 rows; every tile product is one register-tiled MulAdd
-// kernel (MatMul below), the softmax is online (running max and sum per query row), and the
-// backward recomputes the probabilities tile by tile from the saved log-sum-exp.
+// Per-target fused attention (attention.h), compiled by attention.cc through foreach_target.h:
+// FlashAttention-2 tiling (query blocks of 64 rows, key blocks of 64 or 128; tile products on the
+// register tile of tile-inl.h) with an online softmax. Here the tiles, row helpers, operand
+// layouts and the forward; the backward is in attention_backward-inl.h.
 #if defined(TAESAN_OPS_KERNELS_ATTENTION_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef TAESAN_OPS_KERNELS_ATTENTION_INL_H_
 #undef TAESAN_OPS_KERNELS_ATTENTION_INL_H_
@@ -17,11 +16,12 @@
 #include <cstring>
 #include <limits>
 
-#include "taesan/core/parallel.h"
-#include "taesan/core/storage.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "taesan/core/parallel.h"
+#include "taesan/core/storage.h"
 #include "taesan/ops/kernels/attention.h"
+#include "taesan/ops/kernels/tile-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {
@@ -41,77 +41,20 @@ namespace hn = hwy::HWY_NAMESPACE;
 inline constexpr size_t kBlockQ = 64;
 inline size_t KeyBlock(bool causal) { return causal ? 64 : 128; }
 
-// Micro-tile rows: kMR rows x 2 vectors of accumulators + 2 B vectors + 1 broadcast fill the
-// register file (16 registers: AVX2, SSE4; 32: AVX-512, NEON/SVE).
-#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || HWY_ARCH_ARM_A64 || \
-    (defined(HWY_ARCH_RVV) && HWY_ARCH_RVV)
-inline constexpr size_t kMR = 8;
-#else
-inline constexpr size_t kMR = 6;
-#endif
-
-inline size_t RoundUp(size_t x, size_t r) { return (x + r - 1) / r * r; }
-
 // ---- The tile product ----
 
-#define TS_ATTN_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-
-// C[MR x NV*L] (=, or += with accumulate) sum_{p < k} A(i, p) B(p, :) with A(i, p) =
-// a[i * ars + p * acs] broadcast (any layout: transposed operands cost nothing) and B row p at
-// b + p * ldb (NV full vectors). One accumulator per output element, p in increasing order, so
-// an element's bits depend only on its A row, B column and k, never on where its tile falls.
-template <size_t MR, size_t NV, class D, typename T = hn::TFromD<D>>
-HWY_INLINE void Tile(D d, size_t k, const T* HWY_RESTRICT a, size_t ars, size_t acs,
-                     const T* HWY_RESTRICT b, size_t ldb, T* HWY_RESTRICT c, size_t ldc,
-                     bool accumulate) {
-  static_assert(MR >= 1 && MR <= 8 && NV >= 1 && NV <= 2, "tile shape");
-  using V = hn::Vec<D>;
-  const size_t N = hn::Lanes(d);
-#define TS_ATTN_DECL(i) V c##i##0 = hn::Zero(d), c##i##1 = hn::Zero(d);
-  TS_ATTN_ROWS(TS_ATTN_DECL)
-#undef TS_ATTN_DECL
-  if (accumulate) {
-#define TS_ATTN_LOAD(i)                                            \
-  if constexpr (MR > i) {                                          \
-    c##i##0 = hn::LoadU(d, c + i * ldc);                           \
-    if constexpr (NV > 1) c##i##1 = hn::LoadU(d, c + i * ldc + N); \
-  }
-    TS_ATTN_ROWS(TS_ATTN_LOAD)
-#undef TS_ATTN_LOAD
-  }
-  for (size_t p = 0; p < k; ++p) {
-    const V b0 = hn::LoadU(d, b);
-    const V b1 = NV > 1 ? hn::LoadU(d, b + N) : b0;
-#define TS_ATTN_FMA(i)                                           \
-  if constexpr (MR > i) {                                        \
-    const V ai = hn::Set(d, a[i * ars]);                         \
-    c##i##0 = hn::MulAdd(ai, b0, c##i##0);                       \
-    if constexpr (NV > 1) c##i##1 = hn::MulAdd(ai, b1, c##i##1); \
-  }
-    TS_ATTN_ROWS(TS_ATTN_FMA)
-#undef TS_ATTN_FMA
-    a += acs;
-    b += ldb;
-  }
-#define TS_ATTN_STORE(i)                                           \
-  if constexpr (MR > i) {                                          \
-    hn::StoreU(c##i##0, d, c + i * ldc);                           \
-    if constexpr (NV > 1) hn::StoreU(c##i##1, d, c + i * ldc + N); \
-  }
-  TS_ATTN_ROWS(TS_ATTN_STORE)
-#undef TS_ATTN_STORE
-  (void)c00, (void)c01, (void)c10, (void)c11, (void)c20, (void)c21, (void)c30, (void)c31;
-  (void)c40, (void)c41, (void)c50, (void)c51, (void)c60, (void)c61, (void)c70, (void)c71;
-}
-#undef TS_ATTN_ROWS
-
+// C[mr x NV*L] (=, or += with accumulate) the register tile of tile-inl.h (kMR rows x 2 vectors
+// of accumulators + 2 B vectors + 1 broadcast fill the register file) for a run-time mr <= kMR.
+// A(i, p) = a[i * ars + p * acs] is broadcast (any layout: transposed operands cost nothing).
 template <size_t NV, class D, typename T = hn::TFromD<D>>
 HWY_INLINE void TileRows(D d, size_t mr, size_t k, const T* a, size_t ars, size_t acs, const T* b,
                          size_t ldb, T* c, size_t ldc, bool accumulate) {
+  const RuntimeAStrides as{ars, acs};
   switch (mr) {
-#define TS_ATTN_CASE(r)                                                                 \
-  case r:                                                                               \
-    if constexpr (r <= kMR) Tile<r, NV>(d, k, a, ars, acs, b, ldb, c, ldc, accumulate); \
+#define TS_ATTN_CASE(r)                                                           \
+  case r:                                                                         \
+    if constexpr (r <= kMR)                                                       \
+      RegisterTile<r, NV>(d, k, a, as, b, ldb, c, ldc, accumulate, PlainStore()); \
     break;
     TS_ATTN_CASE(1)
     TS_ATTN_CASE(2)
@@ -297,48 +240,6 @@ Rows<T> MakeRows(T* base, const AttentionLayout& l, size_t heads, size_t t_len, 
           heads};
 }
 
-// dst (cols x ldd) = the transpose of src (rows x cols, row stride lds); columns [rows, ldd)
-// of dst are zero. 128-bit blocks (4 x 4 floats, 2 x 2 doubles) are transposed in registers:
-// strided scalar copies would cost as much as a tile product at T = 128.
-template <typename T>
-void TransposeInto(const T* HWY_RESTRICT src, size_t rows, size_t cols, size_t lds,
-                   T* HWY_RESTRICT dst, size_t ldd) {
-  size_t r0 = 0;
-#if HWY_TARGET != HWY_SCALAR
-  const hn::Full128<T> d;
-  constexpr size_t L = 16 / sizeof(T);
-  for (; r0 + L <= rows; r0 += L) {
-    size_t c = 0;
-    for (; c + L <= cols; c += L) {
-      const T* in = src + r0 * lds + c;
-      T* o = dst + c * ldd + r0;
-      if constexpr (L == 4) {
-        const hn::Repartition<uint64_t, decltype(d)> d64;  // pairs of floats
-        const auto a = hn::LoadU(d, in), b = hn::LoadU(d, in + lds);
-        const auto e = hn::LoadU(d, in + 2 * lds), f = hn::LoadU(d, in + 3 * lds);
-        const auto ab_lo = hn::BitCast(d64, hn::InterleaveLower(d, a, b));  // a0 b0 a1 b1
-        const auto ab_hi = hn::BitCast(d64, hn::InterleaveUpper(d, a, b));  // a2 b2 a3 b3
-        const auto ef_lo = hn::BitCast(d64, hn::InterleaveLower(d, e, f));
-        const auto ef_hi = hn::BitCast(d64, hn::InterleaveUpper(d, e, f));
-        hn::StoreU(hn::BitCast(d, hn::InterleaveLower(d64, ab_lo, ef_lo)), d, o);
-        hn::StoreU(hn::BitCast(d, hn::InterleaveUpper(d64, ab_lo, ef_lo)), d, o + ldd);
-        hn::StoreU(hn::BitCast(d, hn::InterleaveLower(d64, ab_hi, ef_hi)), d, o + 2 * ldd);
-        hn::StoreU(hn::BitCast(d, hn::InterleaveUpper(d64, ab_hi, ef_hi)), d, o + 3 * ldd);
-      } else {
-        const auto a = hn::LoadU(d, in), b = hn::LoadU(d, in + lds);
-        hn::StoreU(hn::InterleaveLower(d, a, b), d, o);
-        hn::StoreU(hn::InterleaveUpper(d, a, b), d, o + ldd);
-      }
-    }
-    for (; c < cols; ++c)
-      for (size_t r = r0; r < r0 + L; ++r) dst[c * ldd + r] = src[r * lds + c];
-  }
-#endif
-  for (; r0 < rows; ++r0)
-    for (size_t c = 0; c < cols; ++c) dst[c * ldd + r0] = src[r0 * lds + c];
-  for (size_t c = 0; c < cols; ++c) std::fill(dst + c * ldd + rows, dst + (c + 1) * ldd, T(0));
-}
-
 // The rows of x (bh heads of t rows of `cols`) with widths padded to a multiple of the lanes: x
 // itself when cols already is one, else a contiguous padded copy in buf.
 template <typename T>
@@ -406,8 +307,8 @@ HWY_NOINLINE void ForwardBlock(D d, const Dims& g, const AttentionParams& p, siz
   const T* qblk = q.row(bh, i0);
   for (size_t kb = 0; kb < kb_end; ++kb) {
     const size_t j0 = kb * g.bk, nk = std::min(g.bk, g.tk - j0);
-    MatMul(d, mq, g.bkp, g.d, qblk, q.st, 1, kt + (bh * g.nkb + kb) * g.d * g.bkp, g.bkp, s,
-           g.bkp, false);
+    MatMul(d, mq, g.bkp, g.d, qblk, q.st, 1, kt + (bh * g.nkb + kb) * g.d * g.bkp, g.bkp, s, g.bkp,
+           false);
     for (size_t r = 0; r < mq; ++r) {
       const size_t i = i0 + r;
       // Keys [0, lim) of the block are visible (causal: key j <= query i).
@@ -500,286 +401,6 @@ void Forward(D d, const AttentionParams& p, const T* q, const T* k, const T* v, 
       const size_t bh = static_cast<size_t>(t) / g.nqb;
       const size_t qb = Zigzag(static_cast<size_t>(t) % g.nqb, g.nqb);
       ForwardBlock(d, g, p, bh, qb, qr, kt.get(), vr, outr, lse, buf.get());
-    }
-  });
-}
-
-// ---- Backward ----
-//   P_ij = exp(S_ij - lse_i);  D_i = dO_i · O_i;  dP = dO Vᵀ;  dS = P (dP - D) · scale
-//   dV_j = sum_i P_ijᵀ dO_i;  dK_j = sum_i dS_ijᵀ Q_i;  dQ_i = sum_j dS_ij K_j
-// Tiles are computed transposed (key rows, query columns): Sᵀ = K_j Qᵀ_i and dPᵀ = V_j dOᵀ_i
-// read Qᵀ / dOᵀ blocks transposed once per call, dK / dV take the tiles as they are, dQ takes
-// dSᵀ through the strided A operand. The same tile code serves both schedules (see Backward).
-
-template <typename T>
-struct BackwardInputs {
-  Rows<const T> k;       // (bh, tk, d)
-  Rows<const T> v;       // (bh, tk, dv)
-  const T* qt;           // Qᵀ blocks (bh, nqb, d, bqp)
-  const T* dot;          // dOᵀ blocks (bh, nqb, dv, bqp)
-  Rows<const T> qrows;   // q rows, d padded to dp when needed
-  Rows<const T> krows;   // k rows, d padded to dp when needed
-  Rows<const T> dorows;  // dout rows, dv padded to dvp when needed
-  const T* lse;          // (bh, tq)
-  const T* delta;        // D = rowsum(dout * out), (bh, tq)
-};
-
-// Per-thread tile buffers of the backward.
-template <typename T>
-struct BackwardScratch {
-  T* st;       // bk x bqp: Sᵀ, then Pᵀ
-  T* dpt;      // bk x bqp: dPᵀ, then dSᵀ
-  T* lse_blk;  // bqp: lse of the query block, +inf for fully masked rows and padding
-  T* d_blk;    // bqp: D of the query block, 0 for padding
-  T* mbuf;     // bqp: one gathered mask column
-  static size_t Count(const Dims& g) { return 2 * g.bk * g.bqp + 3 * g.bqp; }
-  BackwardScratch(const Dims& g, T* base)
-      : st(base),
-        dpt(st + g.bk * g.bqp),
-        lse_blk(dpt + g.bk * g.bqp),
-        d_blk(lse_blk + g.bqp),
-        mbuf(d_blk + g.bqp) {}
-};
-
-// Whether the tile (key block kb, query block qb) has a visible pair: under causal masking a
-// query block entirely before the key block has none and is skipped (in every schedule alike).
-inline bool TileVisible(const Dims& g, bool causal, size_t kb, size_t qb) {
-  const size_t j0 = kb * g.bk, i0 = qb * kBlockQ, mq = std::min(kBlockQ, g.tq - i0);
-  return !causal || j0 < i0 + mq;
-}
-
-enum TileOutputs : unsigned { kKeyGrads = 1, kQueryGrads = 2 };
-
-// One tile: adds its part of dK_j and dV_j (into dk_acc: bk x dp, row stride ld_dk; dv_acc:
-// bk x dvp, ld_dv) and/or of dQ_i (into dq_acc: rows of block qb, row stride ld_dq). The first tile
-// of an accumulator overwrites it (key_first / query_first), which gives the same bits as adding to
-// zeros.
-template <class D, typename T = hn::TFromD<D>>
-HWY_NOINLINE void BackwardTile(D d, const Dims& g, const AttentionParams& p,
-                               const BackwardInputs<T>& in, size_t bh, size_t kb, size_t qb,
-                               unsigned outputs, bool key_first, bool query_first, T* dk_acc,
-                               size_t ld_dk, T* dv_acc, size_t ld_dv, T* dq_acc, size_t ld_dq,
-                               const BackwardScratch<T>& s) {
-  using V = hn::Vec<D>;
-  const T kInf = std::numeric_limits<T>::infinity();
-  const size_t N = g.N;
-  const size_t j0 = kb * g.bk, nk = std::min(g.bk, g.tk - j0);
-  const size_t i0 = qb * kBlockQ, mq = std::min(kBlockQ, g.tq - i0);
-  for (size_t r = 0; r < g.bqp; ++r) {
-    const T x = r < mq ? in.lse[bh * g.tq + i0 + r] : kInf;
-    s.lse_blk[r] = x == -kInf ? kInf : x;  // exp(S - inf) = 0: no exp(-inf - -inf) = NaN
-    s.d_blk[r] = r < mq ? in.delta[bh * g.tq + i0 + r] : T(0);
-  }
-  // Sᵀ = K_j Qᵀ_i, then Pᵀ = exp(Sᵀ · scale + Mᵀ - lse).
-  MatMul(d, nk, g.bqp, g.d, in.k.row(bh, j0), in.k.st, 1,
-         in.qt + (bh * g.nqb + qb) * g.d * g.bqp, g.bqp, s.st, g.bqp, false);
-  const V vscale = hn::Set(d, static_cast<T>(p.scale));
-  const V vzero = hn::Zero(d);
-  const T* mask = static_cast<const T*>(p.mask);
-  const int64_t b = static_cast<int64_t>(bh / g.heads), h = static_cast<int64_t>(bh % g.heads);
-  for (size_t c = 0; c < nk; ++c) {
-    const size_t j = j0 + c;
-    // Queries [lo, bqp) of the block see key j (causal: query i >= key j).
-    const size_t lo = !p.causal || j <= i0 ? 0 : std::min(mq, j - i0);
-    const T* mcol = nullptr;
-    if (mask != nullptr) {
-      const T* base = mask + b * p.mask_sb + h * p.mask_sh + static_cast<int64_t>(i0) * p.mask_si +
-                      static_cast<int64_t>(j) * p.mask_sj;
-      mcol = MaskRow(base, p.mask_si, mq, g.bqp, s.mbuf);
-    }
-    T* row = s.st + c * g.bqp;
-    for (size_t r = 0; r < g.bqp; r += N) {
-      V e =
-          ExpDiff(d, Score(d, hn::LoadU(d, row + r), vscale, mcol, r), hn::LoadU(d, s.lse_blk + r));
-      if (r < lo) e = hn::IfThenElse(ValidLanes(d, r, lo, g.bqp), e, vzero);
-      hn::StoreU(e, d, row + r);
-    }
-  }
-  // dV_j += Pᵀ dO_i
-  if (outputs & kKeyGrads)
-    MatMul(d, nk, g.dvp, mq, s.st, g.bqp, 1, in.dorows.row(bh, i0), in.dorows.st, dv_acc, ld_dv,
-           !key_first);
-  // dPᵀ = V_j dOᵀ_i, then dSᵀ = Pᵀ (dPᵀ - D) · scale
-  MatMul(d, nk, g.bqp, g.dv, in.v.row(bh, j0), in.v.st, 1,
-         in.dot + (bh * g.nqb + qb) * g.dv * g.bqp, g.bqp, s.dpt, g.bqp, false);
-  for (size_t c = 0; c < nk; ++c) {
-    const T* prow = s.st + c * g.bqp;
-    T* row = s.dpt + c * g.bqp;
-    for (size_t r = 0; r < g.bqp; r += N) {
-      const V ds = hn::Mul(hn::Mul(hn::LoadU(d, prow + r),
-                                   hn::Sub(hn::LoadU(d, row + r), hn::LoadU(d, s.d_blk + r))),
-                           vscale);
-      hn::StoreU(ds, d, row + r);
-    }
-  }
-  // dK_j += dSᵀ Q_i
-  if (outputs & kKeyGrads)
-    MatMul(d, nk, g.dp, mq, s.dpt, g.bqp, 1, in.qrows.row(bh, i0), in.qrows.st, dk_acc, ld_dk,
-           !key_first);
-  // dQ_i += dS K_j  (dS(r, c) = dSᵀ[c * bqp + r])
-  if (outputs & kQueryGrads)
-    MatMul(d, mq, g.dp, nk, s.dpt, 1, g.bqp, in.krows.row(bh, j0), in.krows.st, dq_acc, ld_dq,
-           !query_first);
-}
-
-// Where rows x cols of an output (row stride dst_stride) are summed: in place when cols is a
-// multiple of the lanes (cols == padded; row stride dst_stride), else in padded scratch (row
-// stride padded) that Finish copies out. The same operations either way, so the same bits. The
-// first product overwrites it; Finish(false) (no product reached it) writes zeros.
-template <typename T>
-class Accumulator {
- public:
-  Accumulator(T* dst, size_t dst_stride, size_t rows, size_t cols, size_t padded, T* scratch)
-      : dst_(dst),
-        acc_(cols == padded ? dst : scratch),
-        rows_(rows),
-        cols_(cols),
-        dst_stride_(dst_stride),
-        ld_(cols == padded ? dst_stride : padded) {}
-  T* get() const { return acc_; }
-  size_t ld() const { return ld_; }
-  void Finish(bool written) const {
-    for (size_t r = 0; r < rows_; ++r) {
-      if (!written) std::fill(acc_ + r * ld_, acc_ + r * ld_ + cols_, T(0));
-      if (acc_ != dst_) std::memcpy(dst_ + r * dst_stride_, acc_ + r * ld_, cols_ * sizeof(T));
-    }
-  }
-
- private:
-  T* dst_;
-  T* acc_;
-  size_t rows_, cols_, dst_stride_, ld_;
-};
-
-// a · b over n elements (full vectors, then a scalar tail: a fixed order).
-template <class D, typename T = hn::TFromD<D>>
-HWY_INLINE T DotRow(D d, const T* a, const T* b, size_t n) {
-  const size_t N = hn::Lanes(d);
-  auto acc = hn::Zero(d);
-  size_t c = 0;
-  for (; c + N <= n; c += N) acc = hn::MulAdd(hn::LoadU(d, a + c), hn::LoadU(d, b + c), acc);
-  T sum = hn::GetLane(hn::SumOfLanes(d, acc));
-  for (; c < n; ++c) sum += a[c] * b[c];
-  return sum;
-}
-
-// Schedules. Every dQ_i sums its tiles' products in key-block order and every dK_j / dV_j in
-// query-block order, with the same tile code, in both; so they give the same bits and the choice
-// between them may depend on the thread count:
-//  - one pass per (b, h): each tile's P and dS are computed once (5 tile products). Best when
-//    there are enough (b, h) to keep every thread busy.
-//  - two passes: dK / dV over (b, h, key block), then dQ over (b, h, query block), each
-//    recomputing P and dS (7 tile products) but with many more independent tasks.
-template <class D, typename T = hn::TFromD<D>>
-void Backward(D d, const AttentionParams& p, const T* q, const T* k, const T* v, const T* out,
-              const T* dout, const T* lse, T* dq, T* dk, T* dv) {
-  const Dims g = MakeDims(d, p);
-  if (g.bh == 0) return;
-  const Rows<const T> qr = MakeRows(q, p.q_layout, g.heads, g.tq, g.d);
-  const Rows<const T> outr = MakeRows(out, p.out_layout, g.heads, g.tq, g.dv);
-  const Rows<const T> dor = MakeRows(dout, p.dout_layout, g.heads, g.tq, g.dv);
-  const Rows<T> dqr = MakeRows(dq, p.dq_layout, g.heads, g.tq, g.d);
-  const Rows<T> dkr = MakeRows(dk, p.dk_layout, g.heads, g.tk, g.d);
-  const Rows<T> dvr = MakeRows(dv, p.dv_layout, g.heads, g.tk, g.dv);
-  BackwardInputs<T> in;
-  in.k = MakeRows(k, p.k_layout, g.heads, g.tk, g.d);
-  in.v = MakeRows(v, p.v_layout, g.heads, g.tk, g.dv);
-  in.lse = lse;
-  // Qᵀ and dOᵀ blocks (bh, nqb, d | dv, bqp) and D = rowsum(dO * O), per query block.
-  Buffer<T> qt(g.bh * g.nqb * g.d * g.bqp), dot(g.bh * g.nqb * g.dv * g.bqp), delta(g.bh * g.tq);
-  in.qt = qt.get();
-  in.dot = dot.get();
-  in.delta = delta.get();
-  parallel_for(static_cast<int64_t>(g.bh * g.nqb),
-               std::max<int64_t>(1, 16384 / static_cast<int64_t>(kBlockQ * (g.d + g.dv) + 1)),
-               [&](int64_t u0, int64_t u1) {
-                 for (int64_t u = u0; u < u1; ++u) {
-                   const size_t uu = static_cast<size_t>(u);
-                   const size_t bh = uu / g.nqb, i0 = uu % g.nqb * kBlockQ;
-                   const size_t mq = std::min(kBlockQ, g.tq - i0);
-                   TransposeInto(qr.row(bh, i0), mq, g.d, qr.st, qt.get() + uu * g.d * g.bqp,
-                                 g.bqp);
-                   TransposeInto(dor.row(bh, i0), mq, g.dv, dor.st,
-                                 dot.get() + uu * g.dv * g.bqp, g.bqp);
-                   for (size_t i = i0; i < i0 + mq; ++i)
-                     delta.get()[bh * g.tq + i] =
-                         DotRow(d, dor.row(bh, i), outr.row(bh, i), g.dv);
-                 }
-               });
-  Buffer<T> qpad(g.d == g.dp ? 0 : g.bh * g.tq * g.dp);
-  Buffer<T> kpad(g.d == g.dp ? 0 : g.bh * g.tk * g.dp);
-  Buffer<T> dopad(g.dv == g.dvp ? 0 : g.bh * g.tq * g.dvp);
-  in.qrows = PaddedRows(qr, g.bh, g.tq, g.d, g.dp, &qpad);
-  in.krows = PaddedRows(in.k, g.bh, g.tk, g.d, g.dp, &kpad);
-  in.dorows = PaddedRows(dor, g.bh, g.tq, g.dv, g.dvp, &dopad);
-
-  const size_t tile_scratch = BackwardScratch<T>::Count(g);
-  const size_t key_acc = g.bk * (g.dp + g.dvp);
-  // Key grads of key block kb of head bh, in query-block order; also dQ when dq_all is given.
-  auto key_block = [&](size_t bh, size_t kb, const BackwardScratch<T>& s, T* key_scratch,
-                       T* dq_all, size_t ld_dq_all) {
-    const size_t j0 = kb * g.bk, nk = std::min(g.bk, g.tk - j0);
-    const Accumulator<T> dk_acc(dkr.row(bh, j0), dkr.st, nk, g.d, g.dp, key_scratch);
-    const Accumulator<T> dv_acc(dvr.row(bh, j0), dvr.st, nk, g.dv, g.dvp,
-                                key_scratch + g.bk * g.dp);
-    const unsigned outputs = kKeyGrads | (dq_all != nullptr ? kQueryGrads : 0u);
-    bool first = true;
-    for (size_t qb = 0; qb < g.nqb; ++qb) {
-      if (!TileVisible(g, p.causal, kb, qb)) continue;
-      // kb = 0 is the first key block of every query block (visible even when causal).
-      BackwardTile(d, g, p, in, bh, kb, qb, outputs, first, kb == 0, dk_acc.get(), dk_acc.ld(),
-                   dv_acc.get(), dv_acc.ld(),
-                   dq_all != nullptr ? dq_all + qb * kBlockQ * ld_dq_all : static_cast<T*>(nullptr),
-                   ld_dq_all, s);
-      first = false;
-    }
-    dk_acc.Finish(!first);
-    dv_acc.Finish(!first);
-  };
-
-  const int64_t threads = get_num_threads();
-  const int64_t bh = static_cast<int64_t>(g.bh);
-  const bool one_pass = (bh + threads - 1) / threads * 5 * threads <= 7 * bh;
-  if (one_pass) {
-    parallel_for(bh, 1, [&](int64_t h0, int64_t h1) {
-      Buffer<T> buf(tile_scratch + key_acc + (g.d == g.dp ? 0 : g.tq * g.dp));
-      BackwardScratch<T> s(g, buf.get());
-      T* key_scratch = buf.get() + tile_scratch;
-      for (int64_t head = h0; head < h1; ++head) {
-        const size_t hh = static_cast<size_t>(head);
-        const Accumulator<T> dq_acc(dqr.row(hh, 0), dqr.st, g.tq, g.d, g.dp,
-                                    key_scratch + key_acc);
-        for (size_t kb = 0; kb < g.nkb; ++kb)
-          key_block(hh, kb, s, key_scratch, dq_acc.get(), dq_acc.ld());
-        dq_acc.Finish(g.nkb > 0);
-      }
-    });
-    return;
-  }
-  parallel_for(static_cast<int64_t>(g.bh * g.nkb), 1, [&](int64_t t0, int64_t t1) {
-    Buffer<T> buf(tile_scratch + key_acc);
-    BackwardScratch<T> s(g, buf.get());
-    for (int64_t t = t0; t < t1; ++t) {
-      const size_t hh = static_cast<size_t>(t) / g.nkb;
-      key_block(hh, Zigzag(static_cast<size_t>(t) % g.nkb, g.nkb), s, buf.get() + tile_scratch,
-                nullptr, 0);
-    }
-  });
-  parallel_for(static_cast<int64_t>(g.bh * g.nqb), 1, [&](int64_t t0, int64_t t1) {
-    Buffer<T> buf(tile_scratch + kBlockQ * g.dp);
-    BackwardScratch<T> s(g, buf.get());
-    for (int64_t t = t0; t < t1; ++t) {
-      const size_t hh = static_cast<size_t>(t) / g.nqb;
-      const size_t qb = Zigzag(static_cast<size_t>(t) % g.nqb, g.nqb);
-      const size_t i0 = qb * kBlockQ, mq = std::min(kBlockQ, g.tq - i0);
-      const Accumulator<T> dq_acc(dqr.row(hh, i0), dqr.st, mq, g.d, g.dp,
-                                  buf.get() + tile_scratch);
-      for (size_t kb = 0; kb < g.nkb; ++kb) {
-        if (!TileVisible(g, p.causal, kb, qb)) continue;
-        BackwardTile(d, g, p, in, hh, kb, qb, kQueryGrads, false, kb == 0, static_cast<T*>(nullptr),
-                     0, static_cast<T*>(nullptr), 0, dq_acc.get(), dq_acc.ld(), s);
-      }
-      dq_acc.Finish(g.nkb > 0);
     }
   });
 }

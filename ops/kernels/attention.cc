@@ -1,12 +1,14 @@
-// Fused attention (attention.h): argument checks and the dispatch of the tiled Highway kernel of
-// attention-inl.h (compiled for every target through foreach_target.h, one exported wrapper per
-// function and dtype, one HWY_DYNAMIC_DISPATCH per call), and the scalar reference: one query
-// row at a time with a score buffer of tk elements, used by the tests and the benchmark.
+// Fused attention (attention.h): argument checks and the dispatch of the tiled Highway kernels
+// of attention-inl.h and attention_backward-inl.h (compiled for every target through
+// foreach_target.h, one exported wrapper per function and dtype, one HWY_DYNAMIC_DISPATCH per
+// call), and the scalar reference: one query row at a time with a score buffer of tk elements,
+// used by the tests and the benchmark.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "taesan/ops/kernels/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "taesan/ops/kernels/attention-inl.h"
+#include "taesan/ops/kernels/attention_backward-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace taesan::kernels::HWY_NAMESPACE {

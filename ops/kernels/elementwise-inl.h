@@ -180,56 +180,53 @@ HWY_NOINLINE void UnaryContiguous(D d, UnaryOp op, TFromD<D> p, const TFromD<D>*
   using T = TFromD<D>;
   using V = hn::Vec<D>;
   switch (op) {
-    case UnaryOp::Neg:
+    case UnaryOp::kNeg:
       return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Neg(v); });
-    case UnaryOp::Exp:
+    case UnaryOp::kExp:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return ExpSafe(d2, v); });
-    case UnaryOp::Log:
+    case UnaryOp::kLog:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return LogSafe(d2, v); });
-    case UnaryOp::Sqrt:
+    case UnaryOp::kSqrt:
       return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Sqrt(v); });
-    case UnaryOp::Rsqrt:
+    case UnaryOp::kRsqrt:
       // Not ApproximateReciprocalSqrt: its 12 bits are far from the reference.
       return Map1(d, x, y, n,
                   [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), hn::Sqrt(v)); });
-    case UnaryOp::Abs:
+    case UnaryOp::kAbs:
       return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Abs(v); });
-    case UnaryOp::Tanh:
+    case UnaryOp::kTanh:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return TanhSafe(d2, v); });
-    case UnaryOp::Sigmoid:
+    case UnaryOp::kSigmoid:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Sigmoid(d2, v); });
-    case UnaryOp::Relu:
-      // x < 0 ? 0 : x keeps NaN (torch.relu(nan) = nan).
-      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
-        return hn::IfThenZeroElse(hn::Lt(v, hn::Zero(d2)), v);
-      });
-    case UnaryOp::Gelu:
+    case UnaryOp::kRelu:
+      return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Relu(d2, v); });
+    case UnaryOp::kGelu:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Gelu(d2, v); });
-    case UnaryOp::GeluTanh:
+    case UnaryOp::kGeluTanh:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return GeluTanh(d2, v); });
-    case UnaryOp::Silu:
+    case UnaryOp::kSilu:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Silu(d2, v); });
-    case UnaryOp::Erf:
+    case UnaryOp::kErf:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return Erf(d2, v); });
-    case UnaryOp::Square:
+    case UnaryOp::kSquare:
       return Map1(d, x, y, n, [](D, V v) HWY_ATTR { return hn::Mul(v, v); });
-    case UnaryOp::Reciprocal:
+    case UnaryOp::kReciprocal:
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, T(1)), v); });
-    case UnaryOp::Sign:
+    case UnaryOp::kSign:
       // (x > 0) - (x < 0): sign(+-0) = 0 and sign(NaN) = 0 like torch.sign.
       return Map1(d, x, y, n, [](D d2, V v) HWY_ATTR {
         const auto zero = hn::Zero(d2);
         return hn::Sub(OneIf(d2, hn::Gt(v, zero)), OneIf(d2, hn::Lt(v, zero)));
       });
-    case UnaryOp::Pow:
+    case UnaryOp::kPow:
       return PowScalarExponent(d, p, x, y, n);
-    case UnaryOp::AddScalar:
+    case UnaryOp::kAddScalar:
       return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Add(v, hn::Set(d2, p)); });
-    case UnaryOp::MulScalar:
+    case UnaryOp::kMulScalar:
       return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Mul(v, hn::Set(d2, p)); });
-    case UnaryOp::RSubScalar:
+    case UnaryOp::kRSubScalar:
       return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Sub(hn::Set(d2, p), v); });
-    case UnaryOp::RDivScalar:
+    case UnaryOp::kRDivScalar:
       return Map1(d, x, y, n, [p](D d2, V v) HWY_ATTR { return hn::Div(hn::Set(d2, p), v); });
   }
 }
@@ -255,25 +252,25 @@ HWY_NOINLINE void BinaryContiguous(D d, BinaryOp op, const TFromD<D>* a, const T
   using V = hn::Vec<D>;
   auto map = [&](const auto& f) HWY_ATTR { Map2<kScalarA, kScalarB>(d, a, b, out, n, f); };
   switch (op) {
-    case BinaryOp::Add:
+    case BinaryOp::kAdd:
       return map([](D, V va, V vb) HWY_ATTR { return hn::Add(va, vb); });
-    case BinaryOp::Sub:
+    case BinaryOp::kSub:
       return map([](D, V va, V vb) HWY_ATTR { return hn::Sub(va, vb); });
-    case BinaryOp::Mul:
+    case BinaryOp::kMul:
       return map([](D, V va, V vb) HWY_ATTR { return hn::Mul(va, vb); });
-    case BinaryOp::Div:
+    case BinaryOp::kDiv:
       return map([](D, V va, V vb) HWY_ATTR { return hn::Div(va, vb); });
-    case BinaryOp::Max:
+    case BinaryOp::kMax:
       return map([](D, V va, V vb) HWY_ATTR { return MaxPropagateNaN(va, vb); });
-    case BinaryOp::Min:
+    case BinaryOp::kMin:
       return map([](D, V va, V vb) HWY_ATTR { return MinPropagateNaN(va, vb); });
-    case BinaryOp::Pow:
+    case BinaryOp::kPow:
       return PowArrays<kScalarA, kScalarB>(d, a, b, out, n);
-    case BinaryOp::Eq:
+    case BinaryOp::kEq:
       return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Eq(va, vb)); });
-    case BinaryOp::Lt:
+    case BinaryOp::kLt:
       return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Lt(va, vb)); });
-    case BinaryOp::Gt:
+    case BinaryOp::kGt:
       return map([](D d2, V va, V vb) HWY_ATTR { return OneIf(d2, hn::Gt(va, vb)); });
   }
 }
@@ -304,21 +301,21 @@ HWY_NOINLINE void ActivationGradContiguous(D d, ActivationGrad op, const TFromD<
   using V = hn::Vec<D>;
   auto map = [&](const auto& f) HWY_ATTR { Map2<false, false>(d, v, g, dx, n, f); };
   switch (op) {
-    case ActivationGrad::Gelu:
+    case ActivationGrad::kGelu:
       return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluDerivative(d2, x)); });
-    case ActivationGrad::GeluTanh:
+    case ActivationGrad::kGeluTanh:
       return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, GeluTanhDerivative(d2, x)); });
-    case ActivationGrad::Silu:
+    case ActivationGrad::kSilu:
       return map([](D d2, V x, V vg) HWY_ATTR { return hn::Mul(vg, SiluDerivative(d2, x)); });
-    case ActivationGrad::Relu:
+    case ActivationGrad::kRelu:
       // PyTorch's threshold_backward: x <= 0 ? 0 : g (a NaN input passes g through).
       return map([](D d2, V x, V vg)
                      HWY_ATTR { return hn::IfThenZeroElse(hn::Le(x, hn::Zero(d2)), vg); });
-    case ActivationGrad::Sigmoid:
+    case ActivationGrad::kSigmoid:
       // g y (1 - y)
       return map([](D d2, V y, V vg)
                      HWY_ATTR { return hn::Mul(hn::Mul(vg, y), hn::Sub(hn::Set(d2, T(1)), y)); });
-    case ActivationGrad::Tanh:
+    case ActivationGrad::kTanh:
       // g (1 - y^2) as g (1 - y)(1 + y): no cancellation as |y| -> 1.
       return map([](D d2, V y, V vg) HWY_ATTR {
         const auto one = hn::Set(d2, T(1));

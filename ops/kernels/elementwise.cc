@@ -32,23 +32,24 @@ constexpr int64_t kCostlyGrain = int64_t{1} << 12;
 
 int64_t grain_of(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Exp:
-    case UnaryOp::Log:
-    case UnaryOp::Tanh:
-    case UnaryOp::Sigmoid:
-    case UnaryOp::Gelu:
-    case UnaryOp::GeluTanh:
-    case UnaryOp::Silu:
-    case UnaryOp::Erf:
-    case UnaryOp::Pow:
+    case UnaryOp::kExp:
+    case UnaryOp::kLog:
+    case UnaryOp::kTanh:
+    case UnaryOp::kSigmoid:
+    case UnaryOp::kGelu:
+    case UnaryOp::kGeluTanh:
+    case UnaryOp::kSilu:
+    case UnaryOp::kErf:
+    case UnaryOp::kPow:
       return kCostlyGrain;
     default:
       return kCheapGrain;
   }
 }
-int64_t grain_of(BinaryOp op) { return op == BinaryOp::Pow ? kCostlyGrain : kCheapGrain; }
+int64_t grain_of(BinaryOp op) { return op == BinaryOp::kPow ? kCostlyGrain : kCheapGrain; }
 int64_t grain_of(ActivationGrad op) {
-  return op == ActivationGrad::Relu || op == ActivationGrad::Sigmoid || op == ActivationGrad::Tanh
+  return op == ActivationGrad::kRelu || op == ActivationGrad::kSigmoid ||
+                 op == ActivationGrad::kTanh
              ? kCheapGrain
              : kCostlyGrain;
 }
@@ -174,10 +175,10 @@ void check_args(const char* fn, int64_t n, bool op_valid, int op) {
   TS_CHECK(n >= 0, "{}: expected an element count n >= 0, got {}", fn, n);
   TS_CHECK(op_valid, "{}: unknown op code {}", fn, op);
 }
-bool valid(UnaryOp op) { return static_cast<int>(op) <= static_cast<int>(UnaryOp::RDivScalar); }
-bool valid(BinaryOp op) { return static_cast<int>(op) <= static_cast<int>(BinaryOp::Gt); }
+bool valid(UnaryOp op) { return static_cast<int>(op) <= static_cast<int>(UnaryOp::kRDivScalar); }
+bool valid(BinaryOp op) { return static_cast<int>(op) <= static_cast<int>(BinaryOp::kGt); }
 bool valid(ActivationGrad op) {
-  return static_cast<int>(op) <= static_cast<int>(ActivationGrad::Tanh);
+  return static_cast<int>(op) <= static_cast<int>(ActivationGrad::kTanh);
 }
 
 // ---- Scalar references: one element at a time, in a wider type -------------------------------
@@ -207,50 +208,50 @@ T unary_one(UnaryOp op, T p, T x) {
   const double xd = x, pd = p;
   const W xw = x;
   switch (op) {
-    case UnaryOp::Neg:
+    case UnaryOp::kNeg:
       return -x;
-    case UnaryOp::Exp:
+    case UnaryOp::kExp:
       return static_cast<T>(std::exp(xw));
-    case UnaryOp::Log:
+    case UnaryOp::kLog:
       return static_cast<T>(std::log(xw));
-    case UnaryOp::Sqrt:
+    case UnaryOp::kSqrt:
       return static_cast<T>(std::sqrt(xd));
-    case UnaryOp::Rsqrt:
+    case UnaryOp::kRsqrt:
       return static_cast<T>(1.0 / std::sqrt(xd));
-    case UnaryOp::Abs:
+    case UnaryOp::kAbs:
       return std::abs(x);
-    case UnaryOp::Tanh:
+    case UnaryOp::kTanh:
       return static_cast<T>(std::tanh(xw));
-    case UnaryOp::Sigmoid:
+    case UnaryOp::kSigmoid:
       return static_cast<T>(sigmoid_w(xw));
-    case UnaryOp::Relu:
+    case UnaryOp::kRelu:
       return x < 0 ? T(0) : x;
-    case UnaryOp::Gelu:
+    case UnaryOp::kGelu:
       return static_cast<T>(W(0.5) * xw * std::erfc(-xw * W(kSqrtHalf)));
-    case UnaryOp::GeluTanh: {
+    case UnaryOp::kGeluTanh: {
       // 0.5 x (1 + tanh u) = x sigmoid(2u)
       const W u = W(kSqrt2OverPi) * (xw + W(kGeluCubic) * xw * xw * xw);
       return static_cast<T>(xw * sigmoid_w(2 * u));
     }
-    case UnaryOp::Silu:
+    case UnaryOp::kSilu:
       return static_cast<T>(xw * sigmoid_w(xw));
-    case UnaryOp::Erf:
+    case UnaryOp::kErf:
       return static_cast<T>(std::erf(xw));
-    case UnaryOp::Square:
+    case UnaryOp::kSquare:
       return static_cast<T>(xd * xd);
-    case UnaryOp::Reciprocal:
+    case UnaryOp::kReciprocal:
       return static_cast<T>(1.0 / xd);
-    case UnaryOp::Sign:
+    case UnaryOp::kSign:
       return static_cast<T>((x > 0) - (x < 0));
-    case UnaryOp::Pow:
+    case UnaryOp::kPow:
       return static_cast<T>(std::pow(xd, pd));
-    case UnaryOp::AddScalar:
+    case UnaryOp::kAddScalar:
       return static_cast<T>(xd + pd);
-    case UnaryOp::MulScalar:
+    case UnaryOp::kMulScalar:
       return static_cast<T>(xd * pd);
-    case UnaryOp::RSubScalar:
+    case UnaryOp::kRSubScalar:
       return static_cast<T>(pd - xd);
-    case UnaryOp::RDivScalar:
+    case UnaryOp::kRDivScalar:
       return static_cast<T>(pd / xd);
   }
   fail("unary_reference: unknown op code {}", static_cast<int>(op));
@@ -261,29 +262,29 @@ T activation_grad_one(ActivationGrad op, T v, T g) {
   using W = Wide<T>;
   const W x = v, gw = g;
   switch (op) {
-    case ActivationGrad::Gelu: {
+    case ActivationGrad::kGelu: {
       // g (Phi(x) + x phi(x))
       const W cdf = W(0.5) * std::erfc(-x * W(kSqrtHalf));
       const W pdf = std::exp(-x * x / 2) * W(kInvSqrt2Pi);
       return static_cast<T>(gw * (cdf + x * pdf));
     }
-    case ActivationGrad::GeluTanh: {
+    case ActivationGrad::kGeluTanh: {
       // g (s + x s (1 - s) dz/dx), s = sigmoid(z), z = 2u
       const W z = 2 * W(kSqrt2OverPi) * (x + W(kGeluCubic) * x * x * x);
       const W dz = 2 * W(kSqrt2OverPi) * (1 + 3 * W(kGeluCubic) * x * x);
       const W s = sigmoid_w(z), sc = sigmoid_w(-z);
       return static_cast<T>(gw * (s + x * (s * sc) * dz));
     }
-    case ActivationGrad::Silu: {
+    case ActivationGrad::kSilu: {
       // g s (1 + x (1 - s))
       const W s = sigmoid_w(x), sc = sigmoid_w(-x);
       return static_cast<T>(gw * (s * (1 + x * sc)));
     }
-    case ActivationGrad::Relu:
+    case ActivationGrad::kRelu:
       return v <= 0 ? T(0) : g;
-    case ActivationGrad::Sigmoid:
+    case ActivationGrad::kSigmoid:
       return static_cast<T>(gw * x * (1 - x));
-    case ActivationGrad::Tanh:
+    case ActivationGrad::kTanh:
       return static_cast<T>(gw * (1 - x * x));
   }
   fail("activation_grad_reference: unknown op code {}", static_cast<int>(op));
@@ -293,25 +294,25 @@ template <typename T>
 T binary_one(BinaryOp op, T a, T b) {
   const double ad = a, bd = b;
   switch (op) {
-    case BinaryOp::Add:
+    case BinaryOp::kAdd:
       return static_cast<T>(ad + bd);
-    case BinaryOp::Sub:
+    case BinaryOp::kSub:
       return static_cast<T>(ad - bd);
-    case BinaryOp::Mul:
+    case BinaryOp::kMul:
       return static_cast<T>(ad * bd);
-    case BinaryOp::Div:
+    case BinaryOp::kDiv:
       return static_cast<T>(ad / bd);
-    case BinaryOp::Max:
+    case BinaryOp::kMax:
       return std::isnan(a) || std::isnan(b) ? a + b : (a < b ? b : a);
-    case BinaryOp::Min:
+    case BinaryOp::kMin:
       return std::isnan(a) || std::isnan(b) ? a + b : (b < a ? b : a);
-    case BinaryOp::Pow:
+    case BinaryOp::kPow:
       return static_cast<T>(std::pow(ad, bd));
-    case BinaryOp::Eq:
+    case BinaryOp::kEq:
       return a == b ? T(1) : T(0);
-    case BinaryOp::Lt:
+    case BinaryOp::kLt:
       return a < b ? T(1) : T(0);
-    case BinaryOp::Gt:
+    case BinaryOp::kGt:
       return a > b ? T(1) : T(0);
   }
   fail("binary_reference: unknown op code {}", static_cast<int>(op));

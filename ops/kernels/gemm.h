@@ -11,10 +11,12 @@
 
 namespace taesan::kernels {
 
-/// Activation applied by gemm_fused's epilogue (to alpha * op(A) op(B) + beta * C + bias).
+/// Activation applied by gemm_fused's epilogue (to alpha * op(A) op(B) + beta * C + bias): the
+/// same functions, bit for bit, as the elementwise kernels' UnaryOp::kRelu, kGelu, kGeluTanh
+/// (math-inl.h), whose derivatives ActivationGrad takes.
 enum class GemmActivation : uint8_t {
   kNone,
-  kRelu,      ///< max(x, 0)
+  kRelu,      ///< max(x, 0), NaN kept
   kGelu,      ///< exact: 0.5 x (1 + erf(x / sqrt(2)))
   kGeluTanh,  ///< PyTorch's approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 };

@@ -171,6 +171,12 @@ HWY_INLINE hn::Vec<D> Erf(D d, hn::Vec<D> x) {
   return r;
 }
 
+/// ReLU: x < 0 ? 0 : x, which keeps NaN (torch.relu(nan) = nan).
+template <class D>
+HWY_INLINE hn::Vec<D> Relu(D d, hn::Vec<D> x) {
+  return hn::IfThenZeroElse(hn::Lt(x, hn::Zero(d)), x);
+}
+
 /// GELU (exact): x Phi(x), Phi the standard normal CDF, computed as 0.5 (1 + erf(x / sqrt 2))
 /// near 0 and from erfc in the tails, where Phi(-|x|) = 0.5 erfc(|x| / sqrt 2) = 0.5 H e with
 /// H = ErfcScaled(|x| / sqrt 2) and e = exp(-x^2 / 2) taken from x itself (not from the rounded

@@ -15,9 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "common/hwy_target_guard.h"
+#include "hwy/highway.h"
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
-#include "hwy/highway.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;
@@ -26,19 +27,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-/// Runs fn() once per compiled and supported Highway target (HWY_SCALAR included); restores the
-/// default afterwards, also when an assertion throws.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  struct Restore {
-    ~Restore() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    INFO("target " << hwy::TargetName(target));
-    fn();
-  }
-}
+using taesan::testing::for_each_target;
 
 /// Restores the thread count at scope exit.
 struct ThreadsGuard {

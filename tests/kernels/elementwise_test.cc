@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "common/hwy_target_guard.h"
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
 
@@ -150,38 +151,38 @@ struct UnaryCase {
 // prints them) plus a margin of about 1 ulp. Exact IEEE ops must match bit for bit (0 ulp).
 const std::vector<UnaryCase>& unary_cases() {
   static const std::vector<UnaryCase> cases = {
-      {k::UnaryOp::Neg, "neg", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
-      {k::UnaryOp::Exp, "exp", 0, linear(-110, 90), linear(-750, 712), {2}, {2}},
-      {k::UnaryOp::Log, "log", 0, log_positive(-40, 38), log_positive(-310, 307), {2}, {2}},
-      {k::UnaryOp::Sqrt, "sqrt", 0, log_positive(-40, 38), log_positive(-310, 307), {0}, {0}},
-      {k::UnaryOp::Rsqrt, "rsqrt", 0, log_positive(-37, 38), log_positive(-307, 307), {1}, {0}},
-      {k::UnaryOp::Abs, "abs", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
-      {k::UnaryOp::Tanh, "tanh", 0, linear(-12, 12), linear(-25, 25), {4}, {4}},
-      {k::UnaryOp::Sigmoid, "sigmoid", 0, linear(-110, 40), linear(-750, 50), {3}, {3}},
-      {k::UnaryOp::Relu, "relu", 0, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::Gelu, "gelu", 0, linear(-15, 10), linear(-40, 10), {8}, {8}},
-      {k::UnaryOp::GeluTanh, "gelu_tanh", 0, linear(-12, 10), linear(-25, 10), {4, 3}, {4, 3}},
-      {k::UnaryOp::Silu, "silu", 0, linear(-110, 40), linear(-750, 50), {4}, {4}},
-      {k::UnaryOp::Erf, "erf", 0, linear(-6, 6), linear(-8, 8), {3}, {2}},
-      {k::UnaryOp::Square, "square", 0, log_signed(-20, 19), log_signed(-160, 154), {0}, {0}},
-      {k::UnaryOp::Reciprocal, "recip", 0, log_signed(-37, 37), log_signed(-300, 300), {0}, {0}},
-      {k::UnaryOp::Sign, "sign", 0, linear(-2, 2), linear(-2, 2), {0}, {0}},
-      {k::UnaryOp::Pow, "pow 2", 2, log_signed(-20, 19), log_signed(-150, 150), {0}, {1}},
-      {k::UnaryOp::Pow, "pow 0.5", 0.5, log_signed(-40, 38), log_signed(-310, 307), {1}, {1}},
-      {k::UnaryOp::Pow, "pow -1", -1, log_signed(-37, 37), log_signed(-300, 300), {1}, {1}},
-      {k::UnaryOp::Pow, "pow 1", 1, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
-      {k::UnaryOp::Pow, "pow 3", 3, log_signed(-13, 12), log_signed(-100, 100), {1}, {1}},
-      {k::UnaryOp::Pow, "pow 0", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
-      {k::UnaryOp::Pow, "pow 2.5", 2.5, log_signed(-15, 15), log_signed(-120, 120), {1}, {0}},
-      {k::UnaryOp::Pow, "pow -3", -3, log_signed(-12, 12), log_signed(-100, 100), {1}, {0}},
-      {k::UnaryOp::Pow, "pow 0.3", 0.3, log_positive(-40, 38), log_positive(-310, 307), {1}, {0}},
-      {k::UnaryOp::Pow, "pow 1e9", 1e9, linear(0.9, 1.1), linear(0.99, 1.01), {1}, {0}},
-      {k::UnaryOp::Pow, "pow inf", INFINITY, linear(-2, 2), linear(-2, 2), {0}, {0}},
-      {k::UnaryOp::Pow, "pow nan", NAN, linear(-2, 2), linear(-2, 2), {0}, {0}},
-      {k::UnaryOp::AddScalar, "add_scalar", 0.1, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::MulScalar, "mul_scalar", -2.7, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::RSubScalar, "rsub_scalar", 3.3, linear(-10, 10), linear(-10, 10), {0}, {0}},
-      {k::UnaryOp::RDivScalar, "rdiv", 1.7, log_signed(-30, 30), log_signed(-300, 300), {0}, {0}},
+      {k::UnaryOp::kNeg, "neg", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
+      {k::UnaryOp::kExp, "exp", 0, linear(-110, 90), linear(-750, 712), {2}, {2}},
+      {k::UnaryOp::kLog, "log", 0, log_positive(-40, 38), log_positive(-310, 307), {2}, {2}},
+      {k::UnaryOp::kSqrt, "sqrt", 0, log_positive(-40, 38), log_positive(-310, 307), {0}, {0}},
+      {k::UnaryOp::kRsqrt, "rsqrt", 0, log_positive(-37, 38), log_positive(-307, 307), {1}, {0}},
+      {k::UnaryOp::kAbs, "abs", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
+      {k::UnaryOp::kTanh, "tanh", 0, linear(-12, 12), linear(-25, 25), {4}, {4}},
+      {k::UnaryOp::kSigmoid, "sigmoid", 0, linear(-110, 40), linear(-750, 50), {3}, {3}},
+      {k::UnaryOp::kRelu, "relu", 0, linear(-10, 10), linear(-10, 10), {0}, {0}},
+      {k::UnaryOp::kGelu, "gelu", 0, linear(-15, 10), linear(-40, 10), {8}, {8}},
+      {k::UnaryOp::kGeluTanh, "gelu_tanh", 0, linear(-12, 10), linear(-25, 10), {4, 3}, {4, 3}},
+      {k::UnaryOp::kSilu, "silu", 0, linear(-110, 40), linear(-750, 50), {4}, {4}},
+      {k::UnaryOp::kErf, "erf", 0, linear(-6, 6), linear(-8, 8), {3}, {2}},
+      {k::UnaryOp::kSquare, "square", 0, log_signed(-20, 19), log_signed(-160, 154), {0}, {0}},
+      {k::UnaryOp::kReciprocal, "recip", 0, log_signed(-37, 37), log_signed(-300, 300), {0}, {0}},
+      {k::UnaryOp::kSign, "sign", 0, linear(-2, 2), linear(-2, 2), {0}, {0}},
+      {k::UnaryOp::kPow, "pow 2", 2, log_signed(-20, 19), log_signed(-150, 150), {0}, {1}},
+      {k::UnaryOp::kPow, "pow 0.5", 0.5, log_signed(-40, 38), log_signed(-310, 307), {1}, {1}},
+      {k::UnaryOp::kPow, "pow -1", -1, log_signed(-37, 37), log_signed(-300, 300), {1}, {1}},
+      {k::UnaryOp::kPow, "pow 1", 1, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
+      {k::UnaryOp::kPow, "pow 3", 3, log_signed(-13, 12), log_signed(-100, 100), {1}, {1}},
+      {k::UnaryOp::kPow, "pow 0", 0, linear(-1e3, 1e3), linear(-1e3, 1e3), {0}, {0}},
+      {k::UnaryOp::kPow, "pow 2.5", 2.5, log_signed(-15, 15), log_signed(-120, 120), {1}, {0}},
+      {k::UnaryOp::kPow, "pow -3", -3, log_signed(-12, 12), log_signed(-100, 100), {1}, {0}},
+      {k::UnaryOp::kPow, "pow 0.3", 0.3, log_positive(-40, 38), log_positive(-310, 307), {1}, {0}},
+      {k::UnaryOp::kPow, "pow 1e9", 1e9, linear(0.9, 1.1), linear(0.99, 1.01), {1}, {0}},
+      {k::UnaryOp::kPow, "pow inf", INFINITY, linear(-2, 2), linear(-2, 2), {0}, {0}},
+      {k::UnaryOp::kPow, "pow nan", NAN, linear(-2, 2), linear(-2, 2), {0}, {0}},
+      {k::UnaryOp::kAddScalar, "add_scalar", 0.1, linear(-10, 10), linear(-10, 10), {0}, {0}},
+      {k::UnaryOp::kMulScalar, "mul_scalar", -2.7, linear(-10, 10), linear(-10, 10), {0}, {0}},
+      {k::UnaryOp::kRSubScalar, "rsub_scalar", 3.3, linear(-10, 10), linear(-10, 10), {0}, {0}},
+      {k::UnaryOp::kRDivScalar, "rdiv", 1.7, log_signed(-30, 30), log_signed(-300, 300), {0}, {0}},
   };
   return cases;
 }
@@ -195,17 +196,17 @@ struct GradCase {
 
 const std::vector<GradCase>& grad_cases() {
   static const std::vector<GradCase> cases = {
-      {k::ActivationGrad::Gelu, "gelu", linear(-15, 10), linear(-40, 10), {4, 0, 4}, {4, 0, 4}},
-      {k::ActivationGrad::GeluTanh,
+      {k::ActivationGrad::kGelu, "gelu", linear(-15, 10), linear(-40, 10), {4, 0, 4}, {4, 0, 4}},
+      {k::ActivationGrad::kGeluTanh,
        "gelu_tanh",
        linear(-12, 10),
        linear(-25, 10),
        {4, 3, 4},
        {4, 3, 4}},
-      {k::ActivationGrad::Silu, "silu", linear(-110, 40), linear(-750, 50), {4, 0, 4}, {4, 0, 4}},
-      {k::ActivationGrad::Relu, "relu", linear(-5, 5), linear(-5, 5), {0}, {0}},
-      {k::ActivationGrad::Sigmoid, "sigmoid", linear(0, 1), linear(0, 1), {2}, {2}},
-      {k::ActivationGrad::Tanh, "tanh", linear(-1, 1), linear(-1, 1), {2}, {2}},
+      {k::ActivationGrad::kSilu, "silu", linear(-110, 40), linear(-750, 50), {4, 0, 4}, {4, 0, 4}},
+      {k::ActivationGrad::kRelu, "relu", linear(-5, 5), linear(-5, 5), {0}, {0}},
+      {k::ActivationGrad::kSigmoid, "sigmoid", linear(0, 1), linear(0, 1), {2}, {2}},
+      {k::ActivationGrad::kTanh, "tanh", linear(-1, 1), linear(-1, 1), {2}, {2}},
   };
   return cases;
 }
@@ -219,30 +220,22 @@ struct BinaryCase {
 
 const std::vector<BinaryCase>& binary_cases() {
   static const std::vector<BinaryCase> cases = {
-      {k::BinaryOp::Add, "add", linear(-1e3, 1e3), linear(-1e3, 1e3), 0},
-      {k::BinaryOp::Sub, "sub", linear(-1e3, 1e3), linear(-1e3, 1e3), 0},
-      {k::BinaryOp::Mul, "mul", log_signed(-15, 15), log_signed(-15, 15), 0},
-      {k::BinaryOp::Div, "div", log_signed(-15, 15), log_signed(-15, 15), 0},
-      {k::BinaryOp::Max, "max", linear(-5, 5), linear(-5, 5), 0},
-      {k::BinaryOp::Min, "min", linear(-5, 5), linear(-5, 5), 0},
+      {k::BinaryOp::kAdd, "add", linear(-1e3, 1e3), linear(-1e3, 1e3), 0},
+      {k::BinaryOp::kSub, "sub", linear(-1e3, 1e3), linear(-1e3, 1e3), 0},
+      {k::BinaryOp::kMul, "mul", log_signed(-15, 15), log_signed(-15, 15), 0},
+      {k::BinaryOp::kDiv, "div", log_signed(-15, 15), log_signed(-15, 15), 0},
+      {k::BinaryOp::kMax, "max", linear(-5, 5), linear(-5, 5), 0},
+      {k::BinaryOp::kMin, "min", linear(-5, 5), linear(-5, 5), 0},
       // double pow is std::pow itself; float runs exp(b log a) in double lanes.
-      {k::BinaryOp::Pow, "pow", log_positive(-3, 3), linear(-6, 6), 1},
-      {k::BinaryOp::Eq, "eq", linear(-2, 2), linear(-2, 2), 0},
-      {k::BinaryOp::Lt, "lt", linear(-2, 2), linear(-2, 2), 0},
-      {k::BinaryOp::Gt, "gt", linear(-2, 2), linear(-2, 2), 0},
+      {k::BinaryOp::kPow, "pow", log_positive(-3, 3), linear(-6, 6), 1},
+      {k::BinaryOp::kEq, "eq", linear(-2, 2), linear(-2, 2), 0},
+      {k::BinaryOp::kLt, "lt", linear(-2, 2), linear(-2, 2), 0},
+      {k::BinaryOp::kGt, "gt", linear(-2, 2), linear(-2, 2), 0},
   };
   return cases;
 }
 
-/// Runs body() once per compiled target that this CPU supports, then restores dispatch.
-template <class F>
-void for_each_target(F&& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using taesan::testing::for_each_target;
 
 template <typename T>
 const Tol& tol_of(const UnaryCase& c) {
@@ -382,7 +375,7 @@ void sweep_binary(const char* target) {
   for (const BinaryCase& c : binary_cases()) {
     std::vector<T> ain = random_values<T>(c.range_a, 3 * 300 + 4, seed++);
     std::vector<T> bin = random_values<T>(c.range_b, 3 * 300 + 4, seed++);
-    if (c.op == k::BinaryOp::Eq) {  // make equality happen
+    if (c.op == k::BinaryOp::kEq) {  // make equality happen
       for (size_t i = 0; i < bin.size(); i += 3) bin[i] = ain[i];
     }
     // Contiguous and broadcast operands at every length and alignment.
@@ -575,40 +568,40 @@ TEST_CASE("special values follow std:: and PyTorch", "[elementwise]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> x = {nan, 0.f, -0.f, -3.f, inf, -inf}, y(6);
-  k::unary(k::UnaryOp::Relu, 0, x.data(), 1, y.data(), 1, 6);
+  k::unary(k::UnaryOp::kRelu, 0, x.data(), 1, y.data(), 1, 6);
   CHECK(std::isnan(y[0]));
-  k::unary(k::UnaryOp::Sign, 0, x.data(), 1, y.data(), 1, 6);
+  k::unary(k::UnaryOp::kSign, 0, x.data(), 1, y.data(), 1, 6);
   CHECK(y == std::vector<float>{0, 0, 0, -1, 1, -1});
-  k::unary(k::UnaryOp::Exp, 0, x.data(), 1, y.data(), 1, 6);
+  k::unary(k::UnaryOp::kExp, 0, x.data(), 1, y.data(), 1, 6);
   CHECK(std::isnan(y[0]));
   CHECK(y[4] == inf);
   CHECK(y[5] == 0);
-  k::unary(k::UnaryOp::Log, 0, x.data(), 1, y.data(), 1, 6);
+  k::unary(k::UnaryOp::kLog, 0, x.data(), 1, y.data(), 1, 6);
   CHECK(y[1] == -inf);
   CHECK(std::isnan(y[3]));
-  k::unary(k::UnaryOp::Sigmoid, 0, x.data(), 1, y.data(), 1, 6);
+  k::unary(k::UnaryOp::kSigmoid, 0, x.data(), 1, y.data(), 1, 6);
   CHECK(y[4] == 1);
   CHECK(y[5] == 0);
   std::vector<float> a = {nan, 1.f, 2.f}, b = {1.f, nan, 0.f}, out(3);
-  k::binary(k::BinaryOp::Max, a.data(), 1, b.data(), 1, out.data(), 1, 3);
+  k::binary(k::BinaryOp::kMax, a.data(), 1, b.data(), 1, out.data(), 1, 3);
   CHECK((std::isnan(out[0]) && std::isnan(out[1]) && out[2] == 2.f));
-  k::binary(k::BinaryOp::Div, a.data(), 1, b.data(), 1, out.data(), 1, 3);
+  k::binary(k::BinaryOp::kDiv, a.data(), 1, b.data(), 1, out.data(), 1, 3);
   CHECK(out[2] == inf);
-  k::binary(k::BinaryOp::Gt, a.data(), 1, b.data(), 1, out.data(), 1, 3);
+  k::binary(k::BinaryOp::kGt, a.data(), 1, b.data(), 1, out.data(), 1, 3);
   CHECK(out == std::vector<float>{0, 0, 1});
 }
 
 TEST_CASE("erf, gelu, exp, log, tanh: dense accuracy sweeps", "[elementwise]") {
   for_each_target([](const char* target) {
     for (k::UnaryOp op :
-         {k::UnaryOp::Erf, k::UnaryOp::Gelu, k::UnaryOp::Exp, k::UnaryOp::Log, k::UnaryOp::Tanh,
-          k::UnaryOp::Sigmoid, k::UnaryOp::Silu, k::UnaryOp::GeluTanh}) {
+         {k::UnaryOp::kErf, k::UnaryOp::kGelu, k::UnaryOp::kExp, k::UnaryOp::kLog,
+          k::UnaryOp::kTanh, k::UnaryOp::kSigmoid, k::UnaryOp::kSilu, k::UnaryOp::kGeluTanh}) {
       const UnaryCase& c = case_of(op);
       accuracy_sweep<float>(target, c, c.range_f, 200000);
       accuracy_sweep<double>(target, c, c.range_d, 50000);
     }
     // erf near 0 (x P(x^2) down to denormals) and in its tails.
-    const UnaryCase& erf = case_of(k::UnaryOp::Erf);
+    const UnaryCase& erf = case_of(k::UnaryOp::kErf);
     accuracy_sweep<float>(target, erf, log_signed(-44, 1), 100000);
     accuracy_sweep<double>(target, erf, log_signed(-320, 1), 50000);
     accuracy_sweep<float>(target, erf, linear(-11, 11), 100000);
@@ -689,7 +682,7 @@ TEST_CASE("results are bit-identical for 1 and 2 threads", "[elementwise]") {
     });
   }
   same_for_1_and_2("strided gelu", out, [&](std::vector<float>& y) {
-    k::unary(k::UnaryOp::Gelu, 0, x.data(), 2, y.data(), 1, n / 2);
+    k::unary(k::UnaryOp::kGelu, 0, x.data(), 2, y.data(), 1, n / 2);
   });
   for (const BinaryCase& c : binary_cases()) {
     same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
@@ -700,7 +693,7 @@ TEST_CASE("results are bit-identical for 1 and 2 threads", "[elementwise]") {
     });
   }
   same_for_1_and_2("strided mul", out, [&](std::vector<float>& y) {
-    k::binary(k::BinaryOp::Mul, x.data(), 3, g.data(), 1, y.data(), 1, n / 3);
+    k::binary(k::BinaryOp::kMul, x.data(), 3, g.data(), 1, y.data(), 1, n / 3);
   });
   for (const GradCase& c : grad_cases()) {
     same_for_1_and_2(c.name, out, [&](std::vector<float>& y) {
@@ -716,16 +709,16 @@ TEST_CASE("results are bit-identical for 1 and 2 threads", "[elementwise]") {
 
 TEST_CASE("elementwise kernels reject bad arguments", "[elementwise]") {
   std::vector<float> x(4), y(4);
-  CHECK_THROWS_AS(k::unary(k::UnaryOp::Exp, 0, x.data(), 1, y.data(), 1, -1), ts::Error);
+  CHECK_THROWS_AS(k::unary(k::UnaryOp::kExp, 0, x.data(), 1, y.data(), 1, -1), ts::Error);
   CHECK_THROWS_AS(k::unary(static_cast<k::UnaryOp>(200), 0, x.data(), 1, y.data(), 1, 4),
                   ts::Error);
   CHECK_THROWS_AS(k::binary(static_cast<k::BinaryOp>(99), x.data(), 1, x.data(), 1, y.data(), 1, 4),
                   ts::Error);
-  CHECK_THROWS_AS(k::activation_grad(k::ActivationGrad::Gelu, x.data(), x.data(), y.data(), -5),
+  CHECK_THROWS_AS(k::activation_grad(k::ActivationGrad::kGelu, x.data(), x.data(), y.data(), -5),
                   ts::Error);
   CHECK_THROWS_AS(k::axpy(1.f, x.data(), y.data(), -2), ts::Error);
   try {
-    k::unary(k::UnaryOp::Exp, 0, x.data(), 1, y.data(), 1, -7);
+    k::unary(k::UnaryOp::kExp, 0, x.data(), 1, y.data(), 1, -7);
   } catch (const ts::Error& e) {
     CHECK(std::string(e.what()).find("unary") != std::string::npos);
     CHECK(std::string(e.what()).find("-7") != std::string::npos);

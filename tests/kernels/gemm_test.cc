@@ -12,14 +12,18 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "common/hwy_target_guard.h"
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
+#include "taesan/ops/kernels/elementwise.h"
 
 namespace {
 
 namespace k = taesan::kernels;
+using taesan::testing::for_each_target;
 
 struct Case {
   bool ta, tb;
@@ -116,14 +120,12 @@ void check_case(const Case& cs, std::mt19937& rng) {
   k::gemm_reference(cs.ta, cs.tb, cs.m, cs.n, cs.k, cs.alpha, o.a.data(), cs.lda, o.b.data(),
                     cs.ldb, cs.beta, want.data(), cs.ldc);
   const std::vector<double> bound = error_bound(cs, o);
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
+  for_each_target([&](const char* target) {
     std::vector<T> got = o.c;
     k::gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), o.a.data(), cs.lda, o.b.data(), cs.ldb,
             T(cs.beta), got.data(), cs.ldc);
-    expect_close(cs, got, want, bound, hwy::TargetName(target));
-  }
-  hwy::SetSupportedTargetsForTest(0);
+    expect_close(cs, got, want, bound, target);
+  });
 }
 
 const int64_t kDims[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 63, 64, 65, 127, 129, 255, 257, 1000};
@@ -208,8 +210,7 @@ TEMPLATE_TEST_CASE("gemm_strided_batched: stride 0 broadcasts, every target", "[
       k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 0.5, a.data(), lda, b.data() + i * sb, ldb, -1.0,
                         want.data() + i * sc, ldc);
     }
-    for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-      hwy::SetSupportedTargetsForTest(target);
+    for_each_target([&] {
       std::vector<T> got = c0;
       k::gemm_strided_batched(s.batch, s.ta, s.tb, s.m, s.n, s.k, T(0.5), a.data(), lda, sa,
                               b.data(), ldb, sb, T(-1), got.data(), ldc, sc);
@@ -217,11 +218,9 @@ TEMPLATE_TEST_CASE("gemm_strided_batched: stride 0 broadcasts, every target", "[
       for (size_t i = 0; i < got.size(); ++i) {
         worst = std::max(worst, std::abs(double(got[i]) - double(want[i])));
       }
-      INFO("target " << hwy::TargetName(target) << " batch " << s.batch << " m " << s.m << " n "
-                     << s.n << " k " << s.k);
+      INFO("batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k);
       CHECK(worst <= (sizeof(T) == 4 ? 2e-5 : 1e-13) * double(s.k));
-    }
-    hwy::SetSupportedTargetsForTest(0);
+    });
   }
 }
 
@@ -241,24 +240,39 @@ double activate(double x, k::GemmActivation act) {
   return x;
 }
 
+// The shape of one gemm_fused test product.
+struct FusedShape {
+  int64_t m, n, k;
+  bool ta, tb;
+};
+
+// An epilogue that adds bias, applies act and saves the value before it to pre (row stride n).
+template <typename T>
+k::GemmEpilogue<T> epilogue(const std::vector<T>& bias, k::GemmActivation act, std::vector<T>& pre,
+                            int64_t n) {
+  k::GemmEpilogue<T> epi;
+  epi.bias = bias.data();
+  epi.activation = act;
+  epi.pre_activation = pre.data();
+  epi.ld_pre_activation = n;
+  return epi;
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every path", "[gemm]",
                    float, double) {
   using T = TestType;
   std::mt19937 rng(5);
-  struct Shape {
-    int64_t m, n, k;
-    bool ta, tb;
-  };
   const k::GemmActivation acts[] = {k::GemmActivation::kNone, k::GemmActivation::kRelu,
                                     k::GemmActivation::kGelu, k::GemmActivation::kGeluTanh};
   // Packed (with edge tiles), small m, small n (both orientations), matrix-vector, and few
   // rows / columns wide enough for the 4-vector tiles.
-  for (const Shape s : {Shape{70, 45, 300, false, true}, Shape{3, 50, 40, false, false},
-                        Shape{3, 50, 40, true, true}, Shape{60, 5, 33, true, false},
-                        Shape{60, 5, 33, false, false}, Shape{40, 1, 64, false, false},
-                        Shape{3, 130, 40, false, false}, Shape{130, 3, 40, true, true}}) {
+  for (const FusedShape s :
+       {FusedShape{70, 45, 300, false, true}, FusedShape{3, 50, 40, false, false},
+        FusedShape{3, 50, 40, true, true}, FusedShape{60, 5, 33, true, false},
+        FusedShape{60, 5, 33, false, false}, FusedShape{40, 1, 64, false, false},
+        FusedShape{3, 130, 40, false, false}, FusedShape{130, 3, 40, true, true}}) {
     for (const auto act : acts) {
       const int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n, ldc = s.n + 1;
       // Inputs scaled so that the pre-activations cover [-6, 6], both tails of GELU.
@@ -270,14 +284,9 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
       std::vector<T> want = c0;
       k::gemm_reference(s.ta, s.tb, s.m, s.n, s.k, 1.0, a.data(), lda, b.data(), ldb, 0.5,
                         want.data(), ldc);
-      for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-        hwy::SetSupportedTargetsForTest(target);
+      for_each_target([&] {
         std::vector<T> got = c0, pre(size_t(s.m * s.n));
-        k::GemmEpilogue<T> epi;
-        epi.bias = bias.data();
-        epi.activation = act;
-        epi.pre_activation = pre.data();
-        epi.ld_pre_activation = s.n;
+        const k::GemmEpilogue<T> epi = epilogue(bias, act, pre, s.n);
         k::gemm_fused(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0.5),
                       got.data(), ldc, epi);
         int64_t bad = 0;
@@ -290,11 +299,49 @@ TEMPLATE_TEST_CASE("gemm_fused adds the bias and applies the activation on every
             if (std::abs(double(got[size_t(i * ldc + j)]) - y) > tol * (1 + std::abs(y))) ++bad;
           }
         }
-        INFO("target " << hwy::TargetName(target) << " act " << int(act) << " m " << s.m << " n "
-                       << s.n << " k " << s.k << " ta " << s.ta << " tb " << s.tb);
+        INFO("act " << int(act) << " m " << s.m << " n " << s.n << " k " << s.k << " ta " << s.ta
+                    << " tb " << s.tb);
         CHECK(bad == 0);
-      }
-      hwy::SetSupportedTargetsForTest(0);
+      });
+    }
+  }
+}
+
+// The feed-forward layer's backward differentiates the elementwise activation (its fused
+// activation_grad kernel) of the pre-activation the epilogue saved: the epilogue must compute
+// that very function, not an approximation of it.
+TEMPLATE_TEST_CASE("gemm_fused's activations are the elementwise kernels' ones, bit for bit",
+                   "[gemm]", float, double) {
+  using T = TestType;
+  std::mt19937 rng(7);
+  const std::pair<k::GemmActivation, k::UnaryOp> acts[] = {
+      {k::GemmActivation::kRelu, k::UnaryOp::kRelu},
+      {k::GemmActivation::kGelu, k::UnaryOp::kGelu},
+      {k::GemmActivation::kGeluTanh, k::UnaryOp::kGeluTanh}};
+  // Packed with edge tiles, the broadcast kernel (also transposed), dot products, and k = 0
+  // (the epilogue alone).
+  for (const FusedShape s :
+       {FusedShape{70, 45, 300, false, true}, FusedShape{3, 130, 40, false, false},
+        FusedShape{60, 5, 33, true, false}, FusedShape{40, 1, 64, false, false},
+        FusedShape{9, 7, 0, false, false}}) {
+    for (const auto& [act, op] : acts) {
+      const int64_t lda = std::max<int64_t>(1, s.ta ? s.m : s.k);
+      const int64_t ldb = std::max<int64_t>(1, s.tb ? s.k : s.n);
+      // Pre-activations over [-12, 12]: both tails of GELU, where erf is nearly +-1.
+      auto a = random_vector<T>(size_t((s.ta ? s.k : s.m) * lda), rng);
+      for (auto& x : a) x *= T(12.0 / std::sqrt(double(std::max<int64_t>(s.k, 1))));
+      const auto b = random_vector<T>(size_t((s.tb ? s.n : s.k) * ldb), rng);
+      auto bias = random_vector<T>(size_t(s.n), rng);
+      for (auto& x : bias) x *= T(4);
+      for_each_target([&] {
+        std::vector<T> got(size_t(s.m * s.n)), pre(got.size()), want(got.size());
+        const k::GemmEpilogue<T> epi = epilogue(bias, act, pre, s.n);
+        k::gemm_fused(s.ta, s.tb, s.m, s.n, s.k, T(1), a.data(), lda, b.data(), ldb, T(0),
+                      got.data(), s.n, epi);
+        k::unary(op, 0, pre.data(), 1, want.data(), 1, int64_t(want.size()));
+        INFO("act " << int(act) << " m " << s.m << " n " << s.n << " k " << s.k);
+        CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(T)) == 0);
+      });
     }
   }
 }

@@ -16,9 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "common/hwy_target_guard.h"
+#include "hwy/highway.h"
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
-#include "hwy/highway.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;
@@ -27,22 +28,7 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-/// Runs fn() once per compiled and supported Highway target; restores the default afterwards,
-/// also when an assertion throws.
-template <class Fn>
-void for_each_target(const Fn& fn) {
-  struct Restore {
-    ~Restore() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
-  for (uint32_t target : hwy::SupportedAndGeneratedTargets()) {
-    // Highway 1.0.3 lists HWY_SCALAR (bit 62) truncated to 0 in this uint32_t vector, and 0
-    // means "reset to the best target": skip it rather than test the best target twice.
-    if (target == 0) continue;
-    hwy::SetSupportedTargetsForTest(target);
-    INFO("target " << hwy::TargetName(target));
-    fn();
-  }
-}
+using taesan::testing::for_each_target;
 
 /// Row lengths every kernel is tested on: all of 0..70 (every tail of every vector width, up to
 /// 2N+1 for 32 lanes) and a few long rows (several RowSum blocks, odd tails).

@@ -54,6 +54,23 @@ TEST_CASE("feed_forward matches linear -> activation -> linear, values and gradi
   }
 }
 
+TEST_CASE("feed_forward's fused activation is the op its backward differentiates, bit for bit",
+          "[ops][feed_forward]") {
+  // The forward applies the activation in the GEMM's epilogue; the backward recomputes it (and
+  // its derivative) from the saved pre-activation with ops::activation / activation_grad.
+  for (ts::DType dt : {ts::kFloat32, ts::kFloat64}) {
+    for (std::string act : {"gelu", "gelu_tanh", "relu"}) {
+      ts::manual_seed(5);
+      Tensor x = ts::randn({37, 24}, dt) * 2.0, w = ts::randn({40, 24}, dt),
+             b = ts::randn({40}, dt);
+      Tensor z;
+      Tensor y = ts::ops::linear_gemm(x, w, b, act, &z);
+      INFO(act << " " << ts::dtype_name(dt));
+      CHECK(max_abs_diff(y, ts::ops::activation(act, z)) == 0);
+    }
+  }
+}
+
 TEST_CASE("feed_forward keeps one d_ff-sized activation for backward, the composed ops two",
           "[ops][feed_forward]") {
   const int64_t M = 256, D = 32, F = 512;

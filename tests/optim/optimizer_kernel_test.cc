@@ -7,9 +7,10 @@
 #include <random>
 #include <vector>
 
-#include "taesan/core/parallel.h"
+#include "common/hwy_target_guard.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
+#include "taesan/core/parallel.h"
 #include "taesan/ops/kernels/optimizer.h"
 
 namespace k = taesan::kernels;
@@ -99,16 +100,7 @@ void check_sgd(double momentum, double dampening, bool nesterov, bool first, dou
   }
 }
 
-// Runs `body` once per SIMD target that this machine supports and this build compiled.
-template <typename Body>
-void for_each_target(const Body& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    INFO("target " << hwy::TargetName(target));
-    body();
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using taesan::testing::for_each_target;
 
 }  // namespace
 
