@@ -46,12 +46,12 @@ struct StageBudget {
 constexpr StageBudget kFullBudget[] = {
     {"mlm", 3000, 0, 256, 1, 32, 64, 2e-3},
     {"clm", 2000, 0, 256, 1, 16, 64, 2e-3},
-    {"spam", 3000, 0, 0, 3},
-    {"sentiment", 4000, 0, 0, 3},
-    {"ner", 4000, 0, 0, 1},
-    {"qa", 4000, 0, 0, 1},
-    {"generation", 2000, 3000, 400, 1},
-    {"translation", 6000, 0, 200, 1},
+    {"spam", 1500, 0, 0, 1},
+    {"sentiment", 2500, 0, 0, 2},
+    {"ner", 3000, 0, 0, 1},
+    {"qa", 3000, 0, 0, 1},
+    {"generation", 1500, 3000, 400, 1},
+    {"translation", 4000, 0, 200, 1},
 };
 /// --quick: every stage briefly (CI: under 3 minutes).
 constexpr StageBudget kQuickBudget[] = {

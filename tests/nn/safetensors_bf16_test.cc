@@ -11,7 +11,7 @@
 
 #include "taesan/nn/safetensors.h"
 #include "taesan/nn/serialize.h"
-#include "test_util.h"
+#include "common/test_util.h"
 
 namespace ts = taesan;
 namespace st = ts::safetensors;
