@@ -30,18 +30,17 @@ double classify_baseline(const TaskData& d, const std::vector<int64_t>& rows,
   const auto [train_x, train_y] = texts_labels(d.split.train);
   const auto [valid_x, valid_y] = texts_labels(d.split.validation);
   const auto [test_x, test_y] = texts_labels(rows);
-  const train::BowClassifier clf = valid_x.empty()
-                                       ? train::BowClassifier::fit(train_x, train_y)
-                                       : train::BowClassifier::fit(train_x, train_y, valid_x,
-                                                                   valid_y);
+  const train::BowClassifier clf =
+      valid_x.empty() ? train::BowClassifier::fit(train_x, train_y)
+                      : train::BowClassifier::fit(train_x, train_y, valid_x, valid_y);
   const auto predicted = clf.predict_all(test_x);
   std::vector<int64_t> pred, gold;
   for (size_t i = 0; i < predicted.size(); ++i) {
     pred.push_back(ds.labels.find(predicted[i]).value_or(-1));
     gold.push_back(ds.labels.find(test_y[i]).value_or(-1));
   }
-  return 100.0 * (metric == "macro-F1" ? macro_f1(pred, gold, ds.labels.size())
-                                       : accuracy(pred, gold));
+  return 100.0 *
+         (metric == "macro-F1" ? macro_f1(pred, gold, ds.labels.size()) : accuracy(pred, gold));
 }
 
 double ner_baseline(const TaskData& d, const std::vector<int64_t>& rows) {
@@ -94,8 +93,8 @@ std::vector<std::vector<int64_t>> lm_blocks(const TaskData& d, const std::vector
 }  // namespace
 
 double task_baseline(const TaskData& d, const std::vector<int64_t>& rows,
-                     const data::BpeTokenizer& tok, const std::string& metric,
-                     std::string* name, int64_t block_size) {
+                     const data::BpeTokenizer& tok, const std::string& metric, std::string* name,
+                     int64_t block_size) {
   TS_CHECK(!rows.empty(), "task_baseline: no rows to score");
   TS_CHECK(!d.split.train.empty(), "task_baseline: no training rows to fit the baseline on");
   std::string what;
@@ -119,9 +118,9 @@ double task_baseline(const TaskData& d, const std::vector<int64_t>& rows,
       break;
     case TaskType::kGeneration: {
       TS_CHECK(block_size >= 1, "task_baseline: block_size must be >= 1, got {}", block_size);
-      const auto r = train::ngram_lm_baseline(lm_blocks(d, d.split.train, tok, block_size),
-                                              lm_blocks(d, rows, tok, block_size),
-                                              tok.vocab_size());
+      const auto r =
+          train::ngram_lm_baseline(lm_blocks(d, d.split.train, tok, block_size),
+                                   lm_blocks(d, rows, tok, block_size), tok.vocab_size());
       what = r.model + " LM (add-k smoothed)";
       v = r.value;
       break;

@@ -17,12 +17,11 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <optional>
-#include <thread>
-#include <string>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "taesan/app/tasks.h"
 #include "taesan/core/parallel.h"
@@ -98,10 +97,10 @@ class Args {
 };
 
 const std::map<std::string, bool> kRunFlags = {
-    {"data", true},  {"out", true},   {"name", true},     {"steps", true},  {"batch", true},
-    {"seq-len", true}, {"lr", true},  {"seed", true},     {"threads", true}, {"tokenizer", true},
-    {"resume", true}, {"max-train", true}, {"time-budget", true}, {"patience", true},
-    {"quiet", false}};
+    {"data", true},        {"out", true},       {"name", true},   {"steps", true},
+    {"batch", true},       {"seq-len", true},   {"lr", true},     {"seed", true},
+    {"threads", true},     {"tokenizer", true}, {"resume", true}, {"max-train", true},
+    {"time-budget", true}, {"patience", true},  {"quiet", false}};
 
 const char* kRunHelp =
     "  --data DIR         dataset pack (default ../shared/data)\n"
@@ -169,16 +168,16 @@ int cmd_pretrain(const Args& a) {
   const std::string data = a.str("data", "../shared/data");
   const auto texts = ts::models::pretraining_texts(data);
   o.init = a.str("init");
-  ts::data::BpeTokenizer tok =
-      !o.init.empty()     ? load_tokenizer(tokenizer_for(a, o.init))
-      : a.has("tokenizer") ? load_tokenizer(a.str("tokenizer"))
-                           : ts::models::train_tokenizer(texts, a.num("vocab", 6000));
+  ts::data::BpeTokenizer tok = !o.init.empty() ? load_tokenizer(tokenizer_for(a, o.init))
+                               : a.has("tokenizer")
+                                   ? load_tokenizer(a.str("tokenizer"))
+                                   : ts::models::train_tokenizer(texts, a.num("vocab", 6000));
   fs::create_directories(o.out_dir);
   if (ts::dist::is_main_process()) tok.save((fs::path(o.out_dir) / "tokenizer.json").string());
-  const auto config = !o.init.empty() ? ts::models::read_model_meta(o.init).config
-                                      : ts::models::small_config(tok.vocab_size(),
-                                                                 a.num("d-model", 128),
-                                                                 a.num("layers", 2), 128);
+  const auto config = !o.init.empty()
+                          ? ts::models::read_model_meta(o.init).config
+                          : ts::models::small_config(tok.vocab_size(), a.num("d-model", 128),
+                                                     a.num("layers", 2), 128);
   const auto r = ts::models::pretrain(obj, tok, texts, config, o);
   if (!ts::dist::is_main_process()) return r.train.interrupted ? 130 : 0;
   if (r.train.interrupted) {
@@ -279,16 +278,17 @@ int cmd_finetune(const Args& a) {
                                                : ts::models::model_tokenizer_path(
                                                      init, ts::models::read_model_meta(init)));
     if (a.has("tokenizer")) return load_tokenizer(a.str("tokenizer"));
-    TS_CHECK(user_files, "finetune: give --init WEIGHTS (pretrained) or --tokenizer FILE (from "
+    TS_CHECK(user_files,
+             "finetune: give --init WEIGHTS (pretrained) or --tokenizer FILE (from "
              "scratch) for a pack task");
     return ts::models::train_tokenizer(ts::models::task_file_texts(type, a.str("train")),
                                        a.num("vocab", 4000));
   }();
   const int64_t context = std::max<int64_t>(128, o.seq_len);
-  const auto config = init.empty() ? ts::models::small_config(tok.vocab_size(),
-                                                              a.num("d-model", 128),
-                                                              a.num("layers", 2), context)
-                                   : ts::models::read_model_meta(init).config;
+  const auto config = init.empty()
+                          ? ts::models::small_config(tok.vocab_size(), a.num("d-model", 128),
+                                                     a.num("layers", 2), context)
+                          : ts::models::read_model_meta(init).config;
   o.seq_len = std::min(o.seq_len, config.max_position);
   ts::models::TaskScore s;
   if (user_files) {
@@ -326,7 +326,8 @@ int cmd_evaluate(const Args& a) {
         "taesan evaluate --model WEIGHTS [--data DIR]   (a pack task's test split)\n"
         "Scores fine-tuned weights (from taesan finetune) on a labelled file of their task's\n"
         "format, beside the simple baseline when the model's training rows are known (pack\n"
-        "tasks). With --out, writes DIR/metrics.json. The last line is 'test <metric>: <value>'.\n");
+        "tasks). With --out, writes DIR/metrics.json. The last line is 'test <metric>: "
+        "<value>'.\n");
     return 0;
   }
   const std::string model = ts::models::resolve_model_path(a.need("model"));
@@ -336,21 +337,20 @@ int cmd_evaluate(const Args& a) {
     s = ts::models::evaluate_file(model, a.str("test"));
   } else {
     const auto meta = ts::models::read_model_meta(model);
-    const auto tok = load_tokenizer(a.has("tokenizer")
-                                        ? a.str("tokenizer")
-                                        : ts::models::model_tokenizer_path(model, meta));
+    const auto tok = load_tokenizer(
+        a.has("tokenizer") ? a.str("tokenizer") : ts::models::model_tokenizer_path(model, meta));
     s = ts::models::evaluate_task(model, tok, a.str("data", "../shared/data"), o);
   }
   if (a.has("out")) {
     fs::create_directories(a.str("out"));
-    nlohmann::json j{{"task", s.task},
-                     {"metric", s.metric},
-                     {"value", s.score},
-                     {"baseline", std::isnan(s.baseline) ? nlohmann::json(nullptr)
-                                                         : nlohmann::json(s.baseline)},
-                     {"baseline_name", s.baseline_name},
-                     {"test_rows", s.test_rows},
-                     {"model", model}};
+    nlohmann::json j{
+        {"task", s.task},
+        {"metric", s.metric},
+        {"value", s.score},
+        {"baseline", std::isnan(s.baseline) ? nlohmann::json(nullptr) : nlohmann::json(s.baseline)},
+        {"baseline_name", s.baseline_name},
+        {"test_rows", s.test_rows},
+        {"model", model}};
     ts::models::write_file_atomic((fs::path(a.str("out")) / "metrics.json").string(),
                                   j.dump(2) + "\n");
   }
@@ -367,7 +367,8 @@ int cmd_predict(const Args& a) {
         "  classify     text per line                 -> {\"text\",\"label\",\"scores\"}\n"
         "  ner          sentence per line (or .conll)  -> {\"text\",\"words\",\"tags\",\n"
         "               \"entities\":[{\"type\",\"text\",\"start\",\"end\"}]} (character offsets)\n"
-        "  qa           JSONL {\"context\",\"question\"} -> {\"id\",\"question\",\"answer\",\"start\",\n"
+        "  qa           JSONL {\"context\",\"question\"} -> "
+        "{\"id\",\"question\",\"answer\",\"start\",\n"
         "               \"end\"} (character offsets into the context)\n"
         "  translation  source per line               -> {\"source\",\"translation\"}\n"
         "  generation   prompt per line               -> {\"prompt\",\"generation\"}\n"
@@ -396,10 +397,10 @@ int cmd_generate(const Args& a) {
   const std::string model = a.need("model");
   ts::set_num_threads(static_cast<int>(a.num("threads", 2)));
   const auto tok = load_tokenizer(tokenizer_for(a, model));
-  std::printf("%s\n", ts::models::generate_text(model, tok, a.need("prompt"), a.num("max-new", 40),
-                                                a.has("sample"),
-                                                static_cast<uint64_t>(a.num("seed", 0)))
-                          .c_str());
+  std::printf("%s\n",
+              ts::models::generate_text(model, tok, a.need("prompt"), a.num("max-new", 40),
+                                        a.has("sample"), static_cast<uint64_t>(a.num("seed", 0)))
+                  .c_str());
   return 0;
 }
 
@@ -462,14 +463,25 @@ int run_cli(int argc, char** argv) {
     }
     std::map<std::string, bool> flags = kRunFlags;
     if (cmd == "pretrain") {
-      flags.insert({{"objective", true}, {"vocab", true}, {"d-model", true}, {"layers", true},
+      flags.insert({{"objective", true},
+                    {"vocab", true},
+                    {"d-model", true},
+                    {"layers", true},
                     {"init", true}});
       return cmd_pretrain(Args(argc, argv, 2, flags));
     }
     if (cmd == "finetune") {
-      flags.insert({{"init", true}, {"task", true}, {"body-lr-scale", true}, {"train", true},
-                    {"valid", true}, {"test", true}, {"vocab", true}, {"d-model", true},
-                    {"layers", true}, {"eval-every", true}, {"metric", true},
+      flags.insert({{"init", true},
+                    {"task", true},
+                    {"body-lr-scale", true},
+                    {"train", true},
+                    {"valid", true},
+                    {"test", true},
+                    {"vocab", true},
+                    {"d-model", true},
+                    {"layers", true},
+                    {"eval-every", true},
+                    {"metric", true},
                     {"tag-weight-power", true}});
       return cmd_finetune(Args(argc, argv, 2, flags));
     }
@@ -479,17 +491,28 @@ int run_cli(int argc, char** argv) {
     }
     if (cmd == "predict")
       return cmd_predict(Args(argc, argv, 2,
-                              {{"model", true}, {"input", true}, {"output", true},
-                               {"max-new", true}, {"threads", true}}));
+                              {{"model", true},
+                               {"input", true},
+                               {"output", true},
+                               {"max-new", true},
+                               {"threads", true}}));
     if (cmd == "generate")
       return cmd_generate(Args(argc, argv, 2,
-                               {{"model", true}, {"tokenizer", true}, {"prompt", true},
-                                {"max-new", true}, {"sample", false}, {"seed", true},
+                               {{"model", true},
+                                {"tokenizer", true},
+                                {"prompt", true},
+                                {"max-new", true},
+                                {"sample", false},
+                                {"seed", true},
                                 {"threads", true}}));
     if (cmd == "demo")
       return cmd_demo(Args(argc, argv, 2,
-                           {{"quick", false}, {"data", true}, {"out", true}, {"threads", true},
-                            {"quiet", false}, {"tasks", true}}));
+                           {{"quick", false},
+                            {"data", true},
+                            {"out", true},
+                            {"threads", true},
+                            {"quiet", false},
+                            {"tasks", true}}));
     std::fprintf(stderr, "taesan: unknown command '%s'\n%s", cmd.c_str(), kTopHelp);
     return 2;
   } catch (const Usage& e) {

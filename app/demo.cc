@@ -2,21 +2,21 @@
 // (MLM encoder; causal-LM decoder, which also warm-starts the translation encoder-decoder), then
 // each downstream task trained from scratch and from the pretrained weights with the same
 // budget, scored on held-out test splits; prints the table and writes results.md / .json.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <span>
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
+#include "taesan/app/tasks.h"
 #include "taesan/core/error.h"
 #include "taesan/core/parallel.h"
-#include "taesan/app/tasks.h"
 #include "taesan/train/trainer.h"
 
 namespace taesan::models {
@@ -30,8 +30,9 @@ double since(Clock::time_point t0) {
 /// One stage of the demo: a pretraining objective or a pack task. Pretraining runs exactly
 /// `steps`; fine-tuning starts from default_finetune_options of the task's type (learning rate,
 /// batch, sequence length, patience) and stops on patience or after `steps`, whichever comes
-/// first — no time cap, so the table is the same on every machine and for any thread count. `seeds`: each arm of a task is run with seed, seed + 1, ... and the
-/// table shows the mean (where one seed's noise exceeds the difference between the arms).
+/// first — no time cap, so the table is the same on every machine and for any thread count.
+/// `seeds`: each arm of a task is run with seed, seed + 1, ... and the table shows the mean (where
+/// one seed's noise exceeds the difference between the arms).
 struct StageBudget {
   const char* stage;
   int64_t steps;
@@ -71,8 +72,8 @@ const StageBudget& budget(const std::string& stage, bool quick) {
   fail("run_demo: no budget for stage '{}'", stage);
 }
 
-RunOptions pretrain_options(const std::string& name, const std::string& dir,
-                            const StageBudget& b, const DemoOptions& d) {
+RunOptions pretrain_options(const std::string& name, const std::string& dir, const StageBudget& b,
+                            const DemoOptions& d) {
   RunOptions o;
   o.name = name;
   o.out_dir = dir;
@@ -169,15 +170,18 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
     if (d.quick && extra.size() > 500) extra.resize(500);
     auto& c = corpus[pretraining_objective(task)];
     c.insert(c.end(), extra.begin(), extra.end());
-    if (d.verbose) fmt::print(stderr, "pretraining text: {} training-split texts of {}\n", extra.size(), task);
+    if (d.verbose)
+      fmt::print(stderr, "pretraining text: {} training-split texts of {}\n", extra.size(), task);
   }
   std::map<std::string, PretrainResult> pre;
   for (const std::string& obj : objectives) {
     say(fmt::format("pretraining ({})", obj));
     pre[obj] = pretrain(obj, tok, corpus[obj], config,
                         pretrain_options("pretrain_" + obj, work, budget(obj, d.quick), d));
-    TS_CHECK(!pre[obj].train.interrupted, "run_demo: interrupted during pretraining ({}); "
-             "a resumable checkpoint is in '{}'", obj, pre[obj].train.checkpoint_path);
+    TS_CHECK(!pre[obj].train.interrupted,
+             "run_demo: interrupted during pretraining ({}); "
+             "a resumable checkpoint is in '{}'",
+             obj, pre[obj].train.checkpoint_path);
   }
 
   // 3. Every task, from scratch and from the pretrained body, with the same budget.
@@ -200,8 +204,10 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
         RunOptions o = finetune_run_options(name, work, task, pretrained, b, d);
         o.seed = d.seed + static_cast<uint64_t>(k);
         const TaskScore s = finetune(task, tok, d.data_dir, config, pretrained ? init : "", o);
-        TS_CHECK(!s.train.interrupted, "run_demo: interrupted during {}; a resumable checkpoint "
-                 "is in '{}'", task, s.train.checkpoint_path);
+        TS_CHECK(!s.train.interrupted,
+                 "run_demo: interrupted during {}; a resumable checkpoint "
+                 "is in '{}'",
+                 task, s.train.checkpoint_path);
         row.metric = s.metric;
         row.baseline = s.baseline;  // the same test rows for every seed and arm
         row.baseline_name = s.baseline_name;
@@ -239,12 +245,12 @@ std::vector<DemoRow> run_demo(const DemoOptions& d) {
                  {"pretrained", r.pretrained},
                  {"seconds", r.seconds}});
   write_file_atomic((fs::path(out) / "results.json").string(), j.dump(2) + "\n");
-  const std::map<std::string, std::string> objective_name = {
-      {"mlm", "masked LM"}, {"clm", "causal LM"}};
+  const std::map<std::string, std::string> objective_name = {{"mlm", "masked LM"},
+                                                             {"clm", "causal LM"}};
   std::string pretraining_summary;
   for (auto& [obj, r] : pre)
-    pretraining_summary += fmt::format(" {} {:.0f}s ({:.3f})", objective_name.at(obj), r.seconds,
-                                       r.validation_loss);
+    pretraining_summary +=
+        fmt::format(" {} {:.0f}s ({:.3f})", objective_name.at(obj), r.seconds, r.validation_loss);
   std::string md = fmt::format(
       "# taesan demo results{}\n\nEvery score is measured on a held-out test split (10% of each "
       "file, fixed seed) that no model trained on or was selected on; higher is better. "

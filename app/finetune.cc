@@ -2,13 +2,13 @@
 // predict.cc.
 #include "taesan/app/finetune.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "taesan/app/baseline_scores.h"
@@ -44,8 +44,8 @@ void load_init(nn::Module& model, const std::string& init, const std::string& ki
                const ModelConfig& config, const data::BpeTokenizer& tok, bool verbose) {
   if (init.empty()) return;
   const ModelMeta m = read_model_meta(init);
-  TS_CHECK(m.task.empty(), "finetune: '{}' is a fine-tuned '{}' model, not a pretrained one",
-           init, m.task);
+  TS_CHECK(m.task.empty(), "finetune: '{}' is a fine-tuned '{}' model, not a pretrained one", init,
+           m.task);
   if (kind == "encdec" && m.kind == "decoder") {  // a causal LM warm-starts both stacks
     check_model_meta(m, init, "decoder", &config, tok, "finetune");
     auto* encdec = dynamic_cast<EncoderDecoderModel*>(&model);
@@ -78,12 +78,16 @@ RunOptions default_finetune_options(TaskType type, bool pretrained) {
   o.batch_size = 16;
   o.seq_len = 128;
   o.warmup_ratio = 0.06;
-  o.patience = 6;                 // evaluations (each about half an epoch) without improvement
-  o.time_budget_seconds = 900;    // a cap, not a target: runs usually stop on patience first
+  o.patience = 6;               // evaluations (each about half an epoch) without improvement
+  o.time_budget_seconds = 900;  // a cap, not a target: runs usually stop on patience first
   o.lr = pretrained ? 5e-4 : 1e-3;
   switch (type) {
-    case TaskType::kClassify: o.steps = 4000; break;
-    case TaskType::kNer: o.steps = 4000; break;
+    case TaskType::kClassify:
+      o.steps = 4000;
+      break;
+    case TaskType::kNer:
+      o.steps = 4000;
+      break;
     case TaskType::kQa:
       o.steps = 4000;
       o.seq_len = 192;
@@ -102,14 +106,14 @@ RunOptions default_finetune_options(TaskType type, bool pretrained) {
   return o;
 }
 
-TaskScore finetune(const TaskData& data, const std::string& task_name, const data::BpeTokenizer& tok,
-                   const ModelConfig& config, const std::string& init_weights,
-                   const RunOptions& o, const TaskRunOptions& ro_in) {
+TaskScore finetune(const TaskData& data, const std::string& task_name,
+                   const data::BpeTokenizer& tok, const ModelConfig& config,
+                   const std::string& init_weights, const RunOptions& o,
+                   const TaskRunOptions& ro_in) {
   const auto t0 = Clock::now();
   const std::string kind = task_type_model_kind(data.type);
   TS_CHECK(!data.split.train.empty(), "finetune {}: the training split is empty", task_name);
-  TS_CHECK(!data.split.validation.empty(), "finetune {}: the validation split is empty",
-           task_name);
+  TS_CHECK(!data.split.validation.empty(), "finetune {}: the validation split is empty", task_name);
   TS_CHECK(o.body_lr_scale > 0, "finetune: body_lr_scale must be > 0, got {}", o.body_lr_scale);
   TS_CHECK(o.seq_len <= config.max_position, "finetune: seq_len {} exceeds max_position {}",
            o.seq_len, config.max_position);
@@ -141,10 +145,9 @@ TaskScore finetune(const TaskData& data, const std::string& task_name, const dat
     s.score = data.split.test.empty() ? kNaN : run.score(data.split.test);
     if (run.sample) s.sample = run.sample();
   }
-  s.baseline = data.split.test.empty()
-                   ? kNaN
-                   : task_baseline(data, data.split.test, tok, run.metric, &s.baseline_name,
-                                   o.seq_len);
+  s.baseline = data.split.test.empty() ? kNaN
+                                       : task_baseline(data, data.split.test, tok, run.metric,
+                                                       &s.baseline_name, o.seq_len);
   if (!o.out_dir.empty() && !s.train.interrupted) {
     fs::create_directories(o.out_dir);
     s.weights_path = weights_file(o);
@@ -207,7 +210,8 @@ TaskScore evaluate(const std::string& weights, const TaskData& data,
            weights, m.kind);
   check_model_meta(m, weights, task_type_model_kind(data.type), nullptr, tok, "evaluate");
   TaskRunOptions ro;
-  if (data.type == TaskType::kClassify && is_pack_task(m.task)) ro.metric = pack_task(m.task).metric;
+  if (data.type == TaskType::kClassify && is_pack_task(m.task))
+    ro.metric = pack_task(m.task).metric;
   // A model is built over training rows; evaluation needs none, so give it the scored ones.
   TaskData d = data;
   const std::vector<int64_t> rows = [&] {
@@ -227,10 +231,10 @@ TaskScore evaluate(const std::string& weights, const TaskData& data,
   s.score = run.score(rows);
   s.test_rows = static_cast<int64_t>(rows.size());
   s.validation = kNaN;
-  s.baseline = data.split.train.empty() ? kNaN
-                                        : task_baseline(data, rows, tok, run.metric,
-                                                        &s.baseline_name,
-                                                        m.seq_len > 0 ? m.seq_len : 64);
+  s.baseline = data.split.train.empty()
+                   ? kNaN
+                   : task_baseline(data, rows, tok, run.metric, &s.baseline_name,
+                                   m.seq_len > 0 ? m.seq_len : 64);
   if (run.sample) s.sample = run.sample();
   s.seconds = since(t0);
   return s;
@@ -251,8 +255,10 @@ std::string resolve_model_path(const std::string& model) {
   if (found.size() == 1) return found[0];
   const fs::path preferred = fs::path(model) / "model.safetensors";
   if (fs::exists(preferred)) return preferred.string();
-  TS_CHECK(!found.empty(), "model folder '{}' holds no weights with a sidecar (.safetensors + "
-           ".json written by taesan finetune)", model);
+  TS_CHECK(!found.empty(),
+           "model folder '{}' holds no weights with a sidecar (.safetensors + "
+           ".json written by taesan finetune)",
+           model);
   fail("model folder '{}' holds {} models ({}): pass the .safetensors file", model, found.size(),
        fmt::join(found, ", "));
 }
@@ -286,8 +292,10 @@ TaskScore evaluate_task(const std::string& weights, const data::BpeTokenizer& to
   enc.seq_len = m.seq_len > 0 ? m.seq_len : o.seq_len;
   enc.labels = m.labels;
   const std::string task = m.task;
-  TS_CHECK(is_pack_task(task), "evaluate_task: '{}' was fine-tuned for '{}', not for a task of "
-           "the dataset pack (use evaluate_file with a test file)", weights, task);
+  TS_CHECK(is_pack_task(task),
+           "evaluate_task: '{}' was fine-tuned for '{}', not for a task of "
+           "the dataset pack (use evaluate_file with a test file)",
+           weights, task);
   const TaskData d = load_pack_task(task, data_dir, tok, enc, o.max_train, o.max_eval);
   TaskScore s = evaluate(weights, d, tok);
   s.task = task;

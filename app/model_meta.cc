@@ -1,10 +1,10 @@
 // Model sidecars: read, write (atomically), tokenizer fingerprints and checks (model_meta.h).
 #include "taesan/app/model_meta.h"
 
+#include <fmt/format.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "taesan/core/error.h"
@@ -16,11 +16,16 @@ using json = nlohmann::json;
 
 namespace {
 json config_to_json(const ModelConfig& c) {
-  return json{{"vocab_size", c.vocab_size}, {"max_position", c.max_position},
-              {"d_model", c.d_model},       {"num_heads", c.num_heads},
-              {"num_layers", c.num_layers}, {"num_decoder_layers", c.num_decoder_layers},
-              {"d_ff", c.d_ff},             {"dropout", c.dropout},
-              {"activation", c.activation}, {"pad_token_id", c.pad_token_id}};
+  return json{{"vocab_size", c.vocab_size},
+              {"max_position", c.max_position},
+              {"d_model", c.d_model},
+              {"num_heads", c.num_heads},
+              {"num_layers", c.num_layers},
+              {"num_decoder_layers", c.num_decoder_layers},
+              {"d_ff", c.d_ff},
+              {"dropout", c.dropout},
+              {"activation", c.activation},
+              {"pad_token_id", c.pad_token_id}};
 }
 
 ModelConfig config_from_json(const json& j) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "taesan/app/finetune.h"
@@ -34,8 +33,8 @@ std::vector<std::pair<int64_t, std::string>> input_lines(const std::string& path
   std::vector<std::pair<int64_t, std::string>> out;
   for (size_t i = 0; i < lines.size(); ++i) {
     size_t bad = 0;
-    TS_CHECK(data::is_valid_utf8(lines[i], &bad),
-             "predict: '{}' line {}: invalid UTF-8 at byte {}", path, i + 1, bad);
+    TS_CHECK(data::is_valid_utf8(lines[i], &bad), "predict: '{}' line {}: invalid UTF-8 at byte {}",
+             path, i + 1, bad);
     if (!lines[i].empty()) out.emplace_back(static_cast<int64_t>(i + 1), lines[i]);
   }
   TS_CHECK(!out.empty(), "predict: '{}' holds no non-empty line", path);
@@ -57,8 +56,7 @@ std::string after_tab(const std::string& line) {
 std::string before_tab(const std::string& line) { return line.substr(0, line.find('\t')); }
 
 std::vector<std::string> predict_classify(const ModelMeta& m, const std::string& weights,
-                                          const data::BpeTokenizer& tok,
-                                          const std::string& path) {
+                                          const data::BpeTokenizer& tok, const std::string& path) {
   const int64_t nl = static_cast<int64_t>(m.labels.size());
   SequenceClassifier model(m.config, nl, 0.1, Pooling::kMean);
   load(model, weights);
@@ -86,10 +84,11 @@ std::vector<std::string> predict_classify(const ModelMeta& m, const std::string&
       const int64_t best = static_cast<int64_t>(std::max_element(row, row + nl) - row);
       json scores = json::object();
       for (int64_t k = 0; k < nl; ++k) scores[m.labels[static_cast<size_t>(k)]] = row[k];
-      out.push_back(json{{"text", texts[out.size()]},
-                         {"label", m.labels[static_cast<size_t>(best)]},
-                         {"scores", scores}}
-                        .dump());
+      out.push_back(json{
+          {"text", texts[out.size()]},
+          {"label", m.labels[static_cast<size_t>(best)]},
+          {"scores",
+           scores}}.dump());
     }
   }
   return out;
@@ -155,20 +154,19 @@ std::vector<std::string> predict_ner(const ModelMeta& m, const std::string& weig
     const int64_t T = logits.size(1);
     for (int64_t j = 0; j < logits.size(0); ++j, ++next) {
       const auto& words = ds.sentences[next].words;
-      const auto tags = ner_word_tags(&v[static_cast<size_t>(j * T * nl)], T, nl,
-                                      ds.word_ids[next], static_cast<int64_t>(words.size()),
-                                      ds.labels);
+      const auto tags = ner_word_tags(&v[static_cast<size_t>(j * T * nl)], T, nl, ds.word_ids[next],
+                                      static_cast<int64_t>(words.size()), ds.labels);
       json ents = json::array();
       const std::string& text = texts[next];
       for (const auto& e : bio_entities(tags)) {
         const int64_t b0 = starts[next][static_cast<size_t>(e.first_word)];
         const int64_t b1 = starts[next][static_cast<size_t>(e.last_word)] +
                            static_cast<int64_t>(words[static_cast<size_t>(e.last_word)].size());
-        ents.push_back(json{{"type", e.type},
-                            {"text", text.substr(static_cast<size_t>(b0),
-                                                 static_cast<size_t>(b1 - b0))},
-                            {"start", char_offset(text, b0)},
-                            {"end", char_offset(text, b1)}});
+        ents.push_back(
+            json{{"type", e.type},
+                 {"text", text.substr(static_cast<size_t>(b0), static_cast<size_t>(b1 - b0))},
+                 {"start", char_offset(text, b0)},
+                 {"end", char_offset(text, b1)}});
       }
       out.push_back(
           json{{"text", text}, {"words", words}, {"tags", tags}, {"entities", ents}}.dump());
@@ -196,8 +194,8 @@ std::vector<std::string> predict_qa(const ModelMeta& m, const std::string& weigh
              "\"question\"",
              path, line);
     data::QaRecord r;
-    r.id = j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>()
-                                                   : std::to_string(line);
+    r.id =
+        j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : std::to_string(line);
     r.context = j["context"];
     r.question = j["question"];
     TS_CHECK(!r.context.empty(), "predict: '{}' line {}: the context is empty", path, line);
@@ -250,10 +248,10 @@ std::vector<std::string> predict_seq(const ModelMeta& m, const std::string& weig
       auto ids = tok.encode(src);
       ids.resize(std::min<size_t>(ids.size(), static_cast<size_t>(room)));
       ids.push_back(tok.token_to_id("[EOS]"));
-      out.push_back(json{{"source", src},
-                         {"translation",
-                          tok.decode(generate(model, ids, tok.token_to_id("[BOS]"), g), true)}}
-                        .dump());
+      out.push_back(
+          json{{"source", src},
+               {"translation", tok.decode(generate(model, ids, tok.token_to_id("[BOS]"), g), true)}}
+              .dump());
     }
     return out;
   }
@@ -285,11 +283,15 @@ std::vector<std::string> predict(const std::string& weights_in, const std::strin
   check_model_meta(m, weights, m.kind, nullptr, tok, "predict");
   NoGradGuard ng;
   switch (task_type_of(m.task)) {
-    case TaskType::kClassify: return predict_classify(m, weights, tok, input_file);
-    case TaskType::kNer: return predict_ner(m, weights, tok, input_file);
-    case TaskType::kQa: return predict_qa(m, weights, tok, input_file);
+    case TaskType::kClassify:
+      return predict_classify(m, weights, tok, input_file);
+    case TaskType::kNer:
+      return predict_ner(m, weights, tok, input_file);
+    case TaskType::kQa:
+      return predict_qa(m, weights, tok, input_file);
     case TaskType::kTranslation:
-    case TaskType::kGeneration: return predict_seq(m, weights, tok, input_file, max_new_tokens);
+    case TaskType::kGeneration:
+      return predict_seq(m, weights, tok, input_file, max_new_tokens);
   }
   fail("predict: '{}' has an unknown task '{}'", weights, m.task);
 }

@@ -3,6 +3,8 @@
 // warm start of an encoder-decoder from a causal LM.
 #include "taesan/app/pretrain.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,8 +12,6 @@
 #include <functional>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "taesan/app/model_meta.h"
 #include "taesan/app/task_data.h"
@@ -65,7 +65,8 @@ void init_unigram_bias(MaskedLanguageModel& m, const std::vector<data::Example>&
       if (id >= 0 && id < V) count[static_cast<size_t>(id)] += 1, total += 1;
   std::vector<float> bias(static_cast<size_t>(V));
   for (int64_t v = 0; v < V; ++v)
-    bias[static_cast<size_t>(v)] = static_cast<float>(std::log(count[static_cast<size_t>(v)] / total));
+    bias[static_cast<size_t>(v)] =
+        static_cast<float>(std::log(count[static_cast<size_t>(v)] / total));
   NoGradGuard no_grad;
   m.output_bias.copy_(from_vector(bias, {V}));
 }
@@ -116,8 +117,10 @@ TransferReport warm_start_encdec_from_decoder(EncoderDecoderModel& model, const 
   }
   for (const auto& [name, t] : file.tensors)
     if (!used.count(name)) report.skipped.push_back(name);
-  TS_CHECK(!matched.empty(), "warm_start_encdec_from_decoder: no tensor of '{}' fits an "
-           "encoder-decoder (is it a causal-LM checkpoint?)", path);
+  TS_CHECK(!matched.empty(),
+           "warm_start_encdec_from_decoder: no tensor of '{}' fits an "
+           "encoder-decoder (is it a causal-LM checkpoint?)",
+           path);
   model.load_state_dict(matched, /*strict=*/false);
   return report;
 }
@@ -125,8 +128,8 @@ TransferReport warm_start_encdec_from_decoder(EncoderDecoderModel& model, const 
 std::vector<std::string> pretraining_texts(const std::string& data_dir,
                                            int64_t max_lines_per_file) {
   std::vector<std::string> texts;
-  for (const char* f : {"en_tinyshakespeare.txt", "en_state_union.txt",
-                        "ko_klue_dev_sentences.txt", "ko_nsmc_neutral_reviews.txt"}) {
+  for (const char* f : {"en_tinyshakespeare.txt", "en_state_union.txt", "ko_klue_dev_sentences.txt",
+                        "ko_nsmc_neutral_reviews.txt"}) {
     data::ReadLinesOptions ro;
     ro.skip_empty = true;
     auto lines = data::read_lines(data_file(data_dir, f), ro);
@@ -135,7 +138,8 @@ std::vector<std::string> pretraining_texts(const std::string& data_dir,
       std::vector<std::string> joined;
       for (size_t i = 0; i < lines.size(); i += 4) {
         std::string s;
-        for (size_t j = i; j < std::min(lines.size(), i + 4); ++j) s += (j > i ? " " : "") + lines[j];
+        for (size_t j = i; j < std::min(lines.size(), i + 4); ++j)
+          s += (j > i ? " " : "") + lines[j];
         joined.push_back(std::move(s));
       }
       lines = std::move(joined);
@@ -187,7 +191,8 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
   const int64_t pad = tok.token_to_id("[PAD]");
   // Hold out every 20th text for the validation loss.
   std::vector<std::string> train_texts, val_texts;
-  for (size_t i = 0; i < texts.size(); ++i) (i % 20 == 19 ? val_texts : train_texts).push_back(texts[i]);
+  for (size_t i = 0; i < texts.size(); ++i)
+    (i % 20 == 19 ? val_texts : train_texts).push_back(texts[i]);
 
   std::vector<data::Example> train_ex, val_ex;
   data::Batcher::Transform transform;
@@ -207,7 +212,8 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
     transform = [mo, seed](const data::Example& e, int64_t i, int64_t epoch) {
       return data::mask_tokens(e, mo, seed, static_cast<uint64_t>(i) * 4096 + epoch);
     };
-    for (size_t i = 0; i < val_ex.size(); ++i) val_ex[i] = data::mask_tokens(val_ex[i], mo, seed + 1, i);
+    for (size_t i = 0; i < val_ex.size(); ++i)
+      val_ex[i] = data::mask_tokens(val_ex[i], mo, seed + 1, i);
   } else if (objective == "clm") {
     data::CausalLmOptions co;
     co.block_size = o.seq_len;
@@ -271,9 +277,9 @@ PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& 
   } else {
     auto m = std::make_shared<EncoderDecoderModel>(config);
     loss_of = [m](const data::Batch& b, uint64_t) {
-      return lm_loss(m->forward(b.input_ids, b.attention_mask, b.decoder_input_ids,
-                                b.decoder_attention_mask),
-                     b.labels);
+      return lm_loss(
+          m->forward(b.input_ids, b.attention_mask, b.decoder_input_ids, b.decoder_attention_mask),
+          b.labels);
     };
     model = m;
   }

@@ -7,10 +7,10 @@
 #include <set>
 
 #include "taesan/core/error.h"
-#include "taesan/data/split.h"
-#include "taesan/data/text_io.h"
 #include "taesan/data/ner.h"
 #include "taesan/data/qa.h"
+#include "taesan/data/split.h"
+#include "taesan/data/text_io.h"
 
 namespace taesan::models {
 namespace fs = std::filesystem;
@@ -167,12 +167,16 @@ std::vector<std::string> TaskData::labels() const {
 
 int64_t TaskData::rows() const {
   switch (type) {
-    case TaskType::kClassify: return classify ? static_cast<int64_t>(classify->examples.size()) : 0;
-    case TaskType::kNer: return ner ? static_cast<int64_t>(ner->examples.size()) : 0;
-    case TaskType::kQa: return qa ? static_cast<int64_t>(qa->records.size()) : 0;
+    case TaskType::kClassify:
+      return classify ? static_cast<int64_t>(classify->examples.size()) : 0;
+    case TaskType::kNer:
+      return ner ? static_cast<int64_t>(ner->examples.size()) : 0;
+    case TaskType::kQa:
+      return qa ? static_cast<int64_t>(qa->records.size()) : 0;
     case TaskType::kTranslation:
       return translation ? static_cast<int64_t>(translation->examples.size()) : 0;
-    case TaskType::kGeneration: return documents ? static_cast<int64_t>(documents->size()) : 0;
+    case TaskType::kGeneration:
+      return documents ? static_cast<int64_t>(documents->size()) : 0;
   }
   return 0;
 }
@@ -181,15 +185,19 @@ std::string TaskData::text(int64_t row) const {
   TS_CHECK(row >= 0 && row < rows(), "TaskData::text: row {} outside [0, {})", row, rows());
   const size_t r = static_cast<size_t>(row);
   switch (type) {
-    case TaskType::kClassify: return classify->texts[r];
+    case TaskType::kClassify:
+      return classify->texts[r];
     case TaskType::kNer: {
       std::string s;
       for (const auto& w : ner->sentences[r].words) s += (s.empty() ? "" : " ") + w;
       return s;
     }
-    case TaskType::kQa: return qa->records[r].question;
-    case TaskType::kTranslation: return translation->pairs[r].first;
-    case TaskType::kGeneration: return (*documents)[r];
+    case TaskType::kQa:
+      return qa->records[r].question;
+    case TaskType::kTranslation:
+      return translation->pairs[r].first;
+    case TaskType::kGeneration:
+      return (*documents)[r];
   }
   return {};
 }
@@ -268,9 +276,10 @@ std::string task_model_kind(const std::string& task) {
     if (t.name == task) return task_type_model_kind(t.type);
   for (const auto& i : kTypes)
     if (task == i.name) return i.kind;
-  fail("task_model_kind: unknown task or objective '{}' (expected one of spam, sentiment, ner, "
-       "qa, generation, translation, classify, mlm, rtd, clm, span)",
-       task);
+  fail(
+      "task_model_kind: unknown task or objective '{}' (expected one of spam, sentiment, ner, "
+      "qa, generation, translation, classify, mlm, rtd, clm, span)",
+      task);
 }
 
 namespace {
@@ -285,8 +294,8 @@ std::string pack_file(const std::string& dir, const std::string& name) {
 }  // namespace
 
 TaskData load_pack_task(const std::string& name, const std::string& dir,
-                        const data::BpeTokenizer& tok, const TaskEncoding& enc,
-                        int64_t max_train, int64_t max_eval) {
+                        const data::BpeTokenizer& tok, const TaskEncoding& enc, int64_t max_train,
+                        int64_t max_eval) {
   const PackTask& spec = pack_task(name);
   const std::string path = pack_file(dir, spec.file);
   TaskData d;

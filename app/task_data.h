@@ -72,8 +72,8 @@ struct TaskData {
 /// Reads the user's files of a task. Errors name the file and line (malformed rows, a label or
 /// tag of the validation / test file that the training file never has, broken BIO), or say
 /// which split is empty.
-TaskData load_task_files(TaskType type, const TaskFiles& files,
-                         const data::BpeTokenizer& tokenizer, const TaskEncoding& encoding);
+TaskData load_task_files(TaskType type, const TaskFiles& files, const data::BpeTokenizer& tokenizer,
+                         const TaskEncoding& encoding);
 
 /// The raw text of a task file, without tokenizing it (e.g. to train a tokenizer on the user's
 /// training file): classification texts, NER sentences (words joined by spaces), QA contexts

@@ -23,8 +23,7 @@ int64_t argmax_row(const float* p, int64_t n) {
 }
 }  // namespace
 
-TaskRun build_classify_run(const TaskData& d, const ModelConfig& config,
-                           const TaskRunOptions& o) {
+TaskRun build_classify_run(const TaskData& d, const ModelConfig& config, const TaskRunOptions& o) {
   TS_CHECK(d.classify, "build_classify_run: the task data holds no classification dataset");
   auto ds = d.classify;
   const int64_t nl = ds->labels.size();
@@ -105,8 +104,7 @@ TaskRun build_ner_run(const TaskData& d, const ModelConfig& config, const TaskRu
       for (int64_t j = 0; j < logits.size(0); ++j, ++next) {
         const size_t row = static_cast<size_t>(rows[next]);
         const auto& sent = ds->sentences[row];
-        pred.push_back(ner_word_tags(&v[static_cast<size_t>(j * T * nl)], T, nl,
-                                     ds->word_ids[row],
+        pred.push_back(ner_word_tags(&v[static_cast<size_t>(j * T * nl)], T, nl, ds->word_ids[row],
                                      static_cast<int64_t>(sent.words.size()), ds->labels));
         gold.push_back(sent.tags);
       }

@@ -91,9 +91,8 @@ TaskRun build_translation_run(const TaskData& d, const data::BpeTokenizer& tok,
     g.eos_token_id = t->token_to_id("[EOS]");
     const int64_t bos = t->token_to_id("[BOS]");
     for (int64_t i : rows) {
-      hyp.push_back(
-          t->decode(generate(*model, ds->examples[static_cast<size_t>(i)].input_ids, bos, g),
-                    true));
+      hyp.push_back(t->decode(
+          generate(*model, ds->examples[static_cast<size_t>(i)].input_ids, bos, g), true));
       ref.push_back(ds->pairs[static_cast<size_t>(i)].second);
     }
     if (hyp.empty()) return 0.0;
@@ -120,11 +119,16 @@ TaskRun build_task_run(const TaskData& d, const data::BpeTokenizer& tok, const M
            "match the model)",
            config.vocab_size, tok.vocab_size());
   switch (d.type) {
-    case TaskType::kClassify: return build_classify_run(d, config, o);
-    case TaskType::kNer: return build_ner_run(d, config, o);
-    case TaskType::kQa: return build_qa_run(d, config, o);
-    case TaskType::kGeneration: return build_generation_run(d, tok, config, o);
-    case TaskType::kTranslation: return build_translation_run(d, tok, config, o);
+    case TaskType::kClassify:
+      return build_classify_run(d, config, o);
+    case TaskType::kNer:
+      return build_ner_run(d, config, o);
+    case TaskType::kQa:
+      return build_qa_run(d, config, o);
+    case TaskType::kGeneration:
+      return build_generation_run(d, tok, config, o);
+    case TaskType::kTranslation:
+      return build_translation_run(d, tok, config, o);
   }
   fail("build_task_run: unknown task type {}", static_cast<int>(d.type));
 }

@@ -1,9 +1,9 @@
 // Tensor printing (see format.h).
 #include "taesan/autograd/format.h"
 
-#include "taesan/autograd/node.h"
-
 #include <cmath>
+
+#include "taesan/autograd/node.h"
 
 namespace taesan {
 namespace {

@@ -16,7 +16,6 @@
 #include <benchmark/benchmark.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <taesan/taesan.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "taesan/dist/dist.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

@@ -6,7 +6,6 @@
 // --precision bf16 runs the forward inside a ts::AutocastGuard (the GEMMs on bf16-rounded operands,
 // fp32 accumulation); with --loss-curve N it prints the losses to set beside fp32's.
 #include <sys/resource.h>
-#include <taesan/taesan.h>
 #include <time.h>
 
 #include <algorithm>
@@ -19,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

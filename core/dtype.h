@@ -27,11 +27,16 @@ inline constexpr DType kBFloat16 = DType::BFloat16;
 /// Bytes per element.
 constexpr size_t element_size(DType d) {
   switch (d) {
-    case DType::Float32: return 4;
-    case DType::Float64: return 8;
-    case DType::Int64: return 8;
-    case DType::Bool: return 1;
-    case DType::BFloat16: return 2;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 8;
+    case DType::Int64:
+      return 8;
+    case DType::Bool:
+      return 1;
+    case DType::BFloat16:
+      return 2;
   }
   return 0;
 }
@@ -39,11 +44,16 @@ constexpr size_t element_size(DType d) {
 /// "float32", "float64", "int64", "bool", "bfloat16".
 constexpr std::string_view dtype_name(DType d) {
   switch (d) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
-    case DType::BFloat16: return "bfloat16";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
+    case DType::BFloat16:
+      return "bfloat16";
   }
   return "?";
 }
@@ -57,32 +67,54 @@ constexpr bool is_floating(DType d) {
 /// DType of a C++ element type: dtype_of<float>() == kFloat32.
 template <typename T>
 constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::Float32; }
-template <> constexpr DType dtype_of<double>() { return DType::Float64; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
-template <> constexpr DType dtype_of<bool>() { return DType::Bool; }
-template <> constexpr DType dtype_of<BFloat16>() { return DType::BFloat16; }
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::Float32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::Float64;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return DType::Int64;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::Bool;
+}
+template <>
+constexpr DType dtype_of<BFloat16>() {
+  return DType::BFloat16;
+}
 
-/// Calls fn with a value of the C++ type matching d: dispatch_dtype(d, [&](auto tag) { using T = decltype(tag); ... }).
+/// Calls fn with a value of the C++ type matching d: dispatch_dtype(d, [&](auto tag) { using T =
+/// decltype(tag); ... }).
 template <typename Fn>
 decltype(auto) dispatch_dtype(DType d, Fn&& fn) {
   switch (d) {
-    case DType::Float32: return fn(float{});
-    case DType::Float64: return fn(double{});
-    case DType::Int64: return fn(int64_t{});
-    case DType::Bool: return fn(bool{});
-    case DType::BFloat16: return fn(BFloat16{});
+    case DType::Float32:
+      return fn(float{});
+    case DType::Float64:
+      return fn(double{});
+    case DType::Int64:
+      return fn(int64_t{});
+    case DType::Bool:
+      return fn(bool{});
+    case DType::BFloat16:
+      return fn(BFloat16{});
   }
   return fn(float{});
 }
 
 /// Throws the error of op `fn` (null when the caller does not know its name) refusing bfloat16.
 [[noreturn]] inline void refuse_bfloat16(const char* fn = nullptr) {
-  fail("{}{} does not take bfloat16 tensors (bfloat16 is a storage dtype; ops compute in "
-       "float32/float64): convert with .to(ts::kFloat32) first. Inside a ts::AutocastGuard, "
-       "matmul, linear, feed_forward and scaled_dot_product_attention take float32 (or bfloat16) "
-       "tensors and multiply them in bfloat16 themselves",
-       fn != nullptr ? fn : "", fn != nullptr ? ": this op" : "this op");
+  fail(
+      "{}{} does not take bfloat16 tensors (bfloat16 is a storage dtype; ops compute in "
+      "float32/float64): convert with .to(ts::kFloat32) first. Inside a ts::AutocastGuard, "
+      "matmul, linear, feed_forward and scaled_dot_product_attention take float32 (or bfloat16) "
+      "tensors and multiply them in bfloat16 themselves",
+      fn != nullptr ? fn : "", fn != nullptr ? ": this op" : "this op");
 }
 
 /// Like dispatch_dtype but only for float32/float64: bfloat16 is refused here, for every op at

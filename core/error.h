@@ -24,7 +24,7 @@ template <typename... Args>
 }  // namespace taesan
 
 /// TS_CHECK(cond, "fmt {}", args...): throws ts::Error with the message when cond is false.
-#define TS_CHECK(cond, ...)                 \
-  do {                                      \
+#define TS_CHECK(cond, ...)                   \
+  do {                                        \
     if (!(cond)) ::taesan::fail(__VA_ARGS__); \
   } while (0)

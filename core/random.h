@@ -27,7 +27,8 @@ uint64_t seed();
 
 /// 64 well-mixed bits for (seed, counter, stream).
 inline uint64_t bits(uint64_t seed, uint64_t counter, uint64_t stream = 0) {
-  uint64_t z = seed * 0x9E3779B97F4A7C15ull + counter * 0xD1B54A32D192ED03ull + stream * 0x8CB92BA72F3D8DD7ull;
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + counter * 0xD1B54A32D192ED03ull +
+               stream * 0x8CB92BA72F3D8DD7ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;

@@ -40,8 +40,9 @@ bool is_contiguous_layout(const Shape& shape, const Shape& strides) {
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* fn) {
   int64_t lo = -ndim, hi = ndim - 1;
   if (ndim == 0) lo = -1, hi = 0;  // a 0-d tensor accepts dim 0 / -1 like PyTorch
-  TS_CHECK(dim >= lo && dim <= hi, "{}: dimension {} out of range for a {}-d tensor (expected {} to {})",
-           fn, dim, ndim, lo, hi);
+  TS_CHECK(dim >= lo && dim <= hi,
+           "{}: dimension {} out of range for a {}-d tensor (expected {} to {})", fn, dim, ndim, lo,
+           hi);
   return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
 }
 
@@ -62,8 +63,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* fn) {
 std::string shape_str(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 StridedWalker::StridedWalker(const Shape& shape, std::vector<const Shape*> strides)
-    : shape_(shape), strides_(std::move(strides)), index_(shape.size(), 0),
-      offsets_(strides_.size(), 0), done_(shape_numel(shape) == 0) {}
+    : shape_(shape),
+      strides_(std::move(strides)),
+      index_(shape.size(), 0),
+      offsets_(strides_.size(), 0),
+      done_(shape_numel(shape) == 0) {}
 
 void StridedWalker::next() {
   for (size_t d = shape_.size(); d-- > 0;) {

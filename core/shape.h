@@ -34,7 +34,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* fn);
 std::string shape_str(const Shape& shape);
 
 /// Walks every multi-index of `shape` in row-major order, tracking the element offset of one or
-/// more strided operands. Use: for (StridedWalker w(shape, {&s1, &s2}); !w.done(); w.next()) w.offset(0)...
+/// more strided operands. Use: for (StridedWalker w(shape, {&s1, &s2}); !w.done(); w.next())
+/// w.offset(0)...
 class StridedWalker {
  public:
   StridedWalker(const Shape& shape, std::vector<const Shape*> strides);

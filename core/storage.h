@@ -38,8 +38,8 @@ class Storage {
 
 /// Statistics of the caching allocator.
 struct AllocatorStats {
-  size_t bytes_in_use = 0;      ///< held by live storages
-  size_t bytes_cached = 0;      ///< freed by storages, kept for reuse
+  size_t bytes_in_use = 0;  ///< held by live storages
+  size_t bytes_cached = 0;  ///< freed by storages, kept for reuse
   size_t peak_bytes_in_use = 0;
   uint64_t os_allocations = 0;  ///< calls that went to the OS
 };

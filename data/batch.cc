@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "taesan/core/error.h"
 #include "taesan/autograd/factory.h"
+#include "taesan/core/error.h"
 #include "taesan/data/rng.h"
 
 namespace taesan::data {

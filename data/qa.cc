@@ -56,9 +56,10 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
     } else {
       const auto& a = j["answers"];
       auto bad = [&] {
-        fail("read_squad_jsonl: '{}' line {}: \"answers\" must be {{\"text\": [...], "
-             "\"answer_start\": [...]}} or a list of {{\"text\", \"answer_start\"}} (got {})",
-             path, number, a.dump().substr(0, 80));
+        fail(
+            "read_squad_jsonl: '{}' line {}: \"answers\" must be {{\"text\": [...], "
+            "\"answer_start\": [...]}} or a list of {{\"text\", \"answer_start\"}} (got {})",
+            path, number, a.dump().substr(0, 80));
       };
       if (a.is_object()) {
         if (!a.contains("text") || !a.contains("answer_start") || !a["text"].is_array() ||
@@ -86,8 +87,8 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
     for (size_t k = 0; k < answers.size(); ++k) {
       const auto& [answer, start] = answers[k];
       TS_CHECK(start.is_number_integer(),
-               "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)",
-               path, number, start.is_structured() ? start.type_name() : start.dump());
+               "read_squad_jsonl: '{}' line {}: \"answer_start\" is {} (expected an integer)", path,
+               number, start.is_structured() ? start.type_name() : start.dump());
       const int64_t start_char = start.get<int64_t>();
       TS_CHECK(!answer.empty(), "read_squad_jsonl: '{}' line {}: answer_text is empty", path,
                number);

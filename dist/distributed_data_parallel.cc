@@ -13,9 +13,9 @@
 #include <map>
 
 #include "taesan/autograd/engine.h"
-#include "taesan/core/error.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/autograd/node.h"
+#include "taesan/core/error.h"
 #include "taesan/dist/init.h"
 
 namespace taesan::dist {

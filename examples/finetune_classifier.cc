@@ -3,15 +3,14 @@
 // mlm`), the Trainer selecting on validation macro-F1, and the test score.
 //
 //   finetune_classifier [data_dir = ../shared/data] [pretrained.safetensors tokenizer.json]
-#include <taesan/taesan.h>
-
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
 #include "taesan/train/trainer.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

@@ -4,8 +4,6 @@
 // Adam update under NoGradGuard. Prints the loss falling per epoch and the validation accuracy.
 //
 //   mlp_demo [data_dir = ../shared/data] [epochs = 5]
-#include <taesan/taesan.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -19,6 +17,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

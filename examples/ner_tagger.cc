@@ -3,15 +3,14 @@
 // and tag a new sentence word by word.
 //
 //   ner_tagger [data_dir = ../shared/data] [pretrained_mlm.safetensors]
-#include <taesan/taesan.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

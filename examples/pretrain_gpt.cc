@@ -3,16 +3,15 @@
 // perplexity on held-out text, generation with the key/value cache.
 //
 //   pretrain_gpt [data_dir = ../shared/data] [steps = 300]
-#include <taesan/taesan.h>
-
 #include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
 #include "taesan/train/trainer.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

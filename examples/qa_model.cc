@@ -3,15 +3,14 @@
 // "[CLS] question [SEP] context [SEP]" -> start/end logits -> best valid span in the context.
 //
 //   qa_model [data_dir = ../shared/data] [pretrained_mlm.safetensors]
-#include <taesan/taesan.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

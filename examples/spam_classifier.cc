@@ -6,8 +6,6 @@
 //
 //   spam_classifier [data_dir] [epochs = 6]
 //   data_dir: first argument, else $TS_DATA_DIR, else ../shared/data (from the working directory)
-#include <taesan/taesan.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -20,6 +18,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace nn = ts::nn;

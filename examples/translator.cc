@@ -5,14 +5,13 @@
 // translate sentences with beam search.
 //
 //   translator [data_dir = ../shared/data] [pretrain_clm.safetensors]
-#include <taesan/taesan.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

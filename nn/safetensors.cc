@@ -58,7 +58,7 @@ std::optional<DType> parse_dtype(const std::string& code) {
 bool is_known_unsupported(const std::string& code) {
   static const std::set<std::string> known = {
       "F16",     "I8",      "U8",  "I16", "U16",     "I32",     "U32",  "U64",
-      "F8_E4M3", "F8_E5M2", "C64", "F4", "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
+      "F8_E4M3", "F8_E5M2", "C64", "F4",  "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"};
   return known.count(code) > 0;
 }
 

@@ -50,19 +50,37 @@ Tensor binary_kernel(const Tensor& a, const Tensor& b, BinaryOp op, const char* 
       for (int64_t i = 0; i < n; ++i) {
         int64_t x = ap[off[1] + i * sa], y = bp[off[2] + i * sb], r = 0;
         switch (op) {
-          case BinaryOp::kAdd: r = x + y; break;
-          case BinaryOp::kSub: r = x - y; break;
-          case BinaryOp::kMul: r = x * y; break;
+          case BinaryOp::kAdd:
+            r = x + y;
+            break;
+          case BinaryOp::kSub:
+            r = x - y;
+            break;
+          case BinaryOp::kMul:
+            r = x * y;
+            break;
           case BinaryOp::kDiv:
             TS_CHECK(y != 0, "{}: integer division by zero", name);
             r = x / y;
             break;
-          case BinaryOp::kMax: r = std::max(x, y); break;
-          case BinaryOp::kMin: r = std::min(x, y); break;
-          case BinaryOp::kPow: r = static_cast<int64_t>(std::pow(x, y)); break;
-          case BinaryOp::kEq: r = x == y; break;
-          case BinaryOp::kLt: r = x < y; break;
-          case BinaryOp::kGt: r = x > y; break;
+          case BinaryOp::kMax:
+            r = std::max(x, y);
+            break;
+          case BinaryOp::kMin:
+            r = std::min(x, y);
+            break;
+          case BinaryOp::kPow:
+            r = static_cast<int64_t>(std::pow(x, y));
+            break;
+          case BinaryOp::kEq:
+            r = x == y;
+            break;
+          case BinaryOp::kLt:
+            r = x < y;
+            break;
+          case BinaryOp::kGt:
+            r = x > y;
+            break;
         }
         op_[off[0] + i * so] = r;
       }
@@ -194,7 +212,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
 namespace {
 // y = max(a, b) / min(a, b);  the gradient goes to the selected input (a on ties).
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
-  Tensor y = binary_kernel(a, b, is_max ? BinaryOp::kMax : BinaryOp::kMin, is_max ? "maximum" : "minimum");
+  Tensor y =
+      binary_kernel(a, b, is_max ? BinaryOp::kMax : BinaryOp::kMin, is_max ? "maximum" : "minimum");
   return record(is_max ? "maximum" : "minimum", {a, b}, y,
                 [m = metas(a, b), sa = SavedTensor(a), sb = SavedTensor(b), is_max](
                     const Tensor& g, const BackwardContext& ctx) {
@@ -380,9 +399,8 @@ Tensor activation(const std::string& name, const Tensor& x) {
 Tensor activation_grad(const std::string& name, const Tensor& x, const Tensor& g) {
   // relu:   y = max(x, 0);                 dx = g (x > 0)
   if (name == "relu")
-    return activation_backward(ActivationGrad::kRelu, x, g, [&] {
-      return mul(g, gt(x, zeros({}, x.dtype())).to(g.dtype()));
-    });
+    return activation_backward(ActivationGrad::kRelu, x, g,
+                               [&] { return mul(g, gt(x, zeros({}, x.dtype())).to(g.dtype())); });
   // exact:  y = x Phi(x);                  dx = g (Phi(x) + x phi(x))
   if (name == "gelu")
     return activation_backward(ActivationGrad::kGelu, x, g, [&] {
@@ -421,7 +439,8 @@ Tensor silu(const Tensor& x) {
 Tensor clamp(const Tensor& x, double lo, double hi) {
   TS_CHECK(!(lo > hi), "clamp: min {} is greater than max {}", lo, hi);
   Tensor lo_t = scalar_tensor(lo, x.dtype()), hi_t = scalar_tensor(hi, x.dtype());
-  Tensor y = binary_kernel(binary_kernel(x, lo_t, BinaryOp::kMax, "clamp"), hi_t, BinaryOp::kMin, "clamp");
+  Tensor y =
+      binary_kernel(binary_kernel(x, lo_t, BinaryOp::kMax, "clamp"), hi_t, BinaryOp::kMin, "clamp");
   // y = clamp(x, lo, hi);  dx = g where lo <= x <= hi, else 0
   return record("clamp", {x}, y, [sx = SavedTensor(x), lo, hi](const Tensor& g, const BackwardContext& ctx) {
     Tensor xv = sx.unpack(ctx);
@@ -433,9 +452,15 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 
 // ---- comparisons and logic (no gradient) ----
 
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kLt, "lt"); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kGt, "gt"); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_kernel(a.detach(), b.detach(), BinaryOp::kEq, "eq"); }
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return binary_kernel(a.detach(), b.detach(), BinaryOp::kLt, "lt");
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return binary_kernel(a.detach(), b.detach(), BinaryOp::kGt, "gt");
+}
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return binary_kernel(a.detach(), b.detach(), BinaryOp::kEq, "eq");
+}
 
 namespace {
 void check_bool(const Tensor& t, const char* fn) {

@@ -77,8 +77,7 @@ bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0
 void QaAnswerSelector::add(int64_t feature, const float* logits, int64_t T,
                            int64_t max_answer_tokens) {
   TS_CHECK(feature >= 0 && feature < static_cast<int64_t>(dataset_.features.size()),
-           "QaAnswerSelector::add: feature {} outside [0, {})", feature,
-           dataset_.features.size());
+           "QaAnswerSelector::add: feature {} outside [0, {})", feature, dataset_.features.size());
   const data::QaFeature& f = dataset_.features[static_cast<size_t>(feature)];
   const QaSpan span = best_qa_span(logits, T, f.offsets, max_answer_tokens);
   if (span.start < 0) return;
@@ -103,8 +102,8 @@ std::pair<int64_t, int64_t> QaAnswerSelector::answer_bytes(int64_t record) const
 std::string QaAnswerSelector::answer(int64_t record) const {
   const auto [b, e] = answer_bytes(record);
   if (b < 0) return {};
-  return dataset_.records[static_cast<size_t>(record)].context.substr(
-      static_cast<size_t>(b), static_cast<size_t>(e - b));
+  return dataset_.records[static_cast<size_t>(record)].context.substr(static_cast<size_t>(b),
+                                                                      static_cast<size_t>(e - b));
 }
 
 }  // namespace taesan::models

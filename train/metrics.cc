@@ -83,7 +83,8 @@ double macro_f1(const std::vector<int64_t>& p, const std::vector<int64_t>& l, in
   std::map<int64_t, std::array<int64_t, 3>> counts;
   for (size_t i = 0; i < p.size(); ++i) {
     TS_CHECK(p[i] >= 0 && p[i] < num_classes && l[i] >= 0 && l[i] < num_classes,
-             "macro_f1: class out of range at {} (prediction {}, label {}, {} classes)", i, p[i], l[i], num_classes);
+             "macro_f1: class out of range at {} (prediction {}, label {}, {} classes)", i, p[i],
+             l[i], num_classes);
     if (p[i] == l[i]) {
       counts[p[i]][0]++;
     } else {
@@ -99,7 +100,8 @@ double macro_f1(const std::vector<int64_t>& p, const std::vector<int64_t>& l, in
 
 namespace {
 // (type, start, end) of the entities of one BIO sequence.
-std::set<std::tuple<size_t, std::string, size_t, size_t>> entities(const std::vector<std::string>& tags, size_t sentence) {
+std::set<std::tuple<size_t, std::string, size_t, size_t>> entities(
+    const std::vector<std::string>& tags, size_t sentence) {
   std::set<std::tuple<size_t, std::string, size_t, size_t>> out;
   std::string type;
   size_t start = 0;
@@ -130,8 +132,9 @@ EntityScores entity_f1(const std::vector<std::vector<std::string>>& predicted,
            predicted.size(), gold.size());
   EntityScores s;
   for (size_t i = 0; i < gold.size(); ++i) {
-    TS_CHECK(predicted[i].size() == gold[i].size(), "entity_f1: sequence {} has {} predicted tags for {} gold tags",
-             i, predicted[i].size(), gold[i].size());
+    TS_CHECK(predicted[i].size() == gold[i].size(),
+             "entity_f1: sequence {} has {} predicted tags for {} gold tags", i,
+             predicted[i].size(), gold[i].size());
     auto p = entities(predicted[i], i), g = entities(gold[i], i);
     s.predicted += static_cast<int64_t>(p.size());
     s.gold += static_cast<int64_t>(g.size());
@@ -205,7 +208,8 @@ double token_f1(const std::string& prediction, const std::string& gold) {
   for (const auto& w : p)
     if (gc[w] > 0) --gc[w], ++common;
   if (common == 0) return 0.0;
-  double precision = static_cast<double>(common) / p.size(), recall = static_cast<double>(common) / g.size();
+  double precision = static_cast<double>(common) / p.size(),
+         recall = static_cast<double>(common) / g.size();
   return 2 * precision * recall / (precision + recall);
 }
 
@@ -215,7 +219,8 @@ double perplexity(double total_nll, int64_t tokens) {
 }
 
 double corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
-  TS_CHECK(hyps.size() == refs.size(), "corpus_bleu: {} hypotheses for {} references", hyps.size(), refs.size());
+  TS_CHECK(hyps.size() == refs.size(), "corpus_bleu: {} hypotheses for {} references", hyps.size(),
+           refs.size());
   int64_t matches[4] = {0, 0, 0, 0}, totals[4] = {0, 0, 0, 0}, hyp_len = 0, ref_len = 0;
   for (size_t i = 0; i < hyps.size(); ++i) {
     auto h = split_ws(hyps[i]), r = split_ws(refs[i]);
@@ -227,7 +232,8 @@ double corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::
         auto it = rc.find(g);
         matches[n - 1] += std::min(c, it == rc.end() ? int64_t{0} : it->second);
       }
-      totals[n - 1] += std::max<int64_t>(0, static_cast<int64_t>(h.size()) - static_cast<int64_t>(n) + 1);
+      totals[n - 1] +=
+          std::max<int64_t>(0, static_cast<int64_t>(h.size()) - static_cast<int64_t>(n) + 1);
     }
   }
   if (hyp_len == 0) return 0.0;
@@ -241,7 +247,8 @@ double corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::
 }
 
 double corpus_chrf(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
-  TS_CHECK(hyps.size() == refs.size(), "corpus_chrf: {} hypotheses for {} references", hyps.size(), refs.size());
+  TS_CHECK(hyps.size() == refs.size(), "corpus_chrf: {} hypotheses for {} references", hyps.size(),
+           refs.size());
   const int kMaxN = 6;
   const double beta2 = 4.0;
   std::vector<double> match(kMaxN, 0), hyp_total(kMaxN, 0), ref_total(kMaxN, 0);

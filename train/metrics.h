@@ -43,8 +43,10 @@ double max_token_f1(const std::string& prediction, const std::vector<std::string
 double perplexity(double total_nll, int64_t tokens);
 
 /// Corpus BLEU-4 (uniform weights, brevity penalty) over whitespace tokens, in [0, 100].
-double corpus_bleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+double corpus_bleu(const std::vector<std::string>& hypotheses,
+                   const std::vector<std::string>& references);
 /// Corpus chrF (character n-grams 1..6, beta = 2, spaces removed), in [0, 100].
-double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+double corpus_chrf(const std::vector<std::string>& hypotheses,
+                   const std::vector<std::string>& references);
 
 }  // namespace taesan::models

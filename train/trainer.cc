@@ -2,6 +2,7 @@
 // budget or on Ctrl-C, resume) and its outputs (progress line, CSV log, SVG chart, checkpoints).
 #include "taesan/train/trainer.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,12 +19,10 @@
 #include <optional>
 #include <sstream>
 
-#include <fmt/format.h>
-
-#include "taesan/core/atomic_file.h"
-#include "taesan/core/error.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
+#include "taesan/core/atomic_file.h"
+#include "taesan/core/error.h"
 #include "taesan/dist/distributed_data_parallel.h"
 #include "taesan/dist/init.h"
 #include "taesan/nn/serialize.h"
@@ -120,11 +119,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -134,10 +142,10 @@ std::string xml_escape(const std::string& s) {
 std::string svg_panel(const std::vector<std::pair<double, double>>& pts, double x0, double y0,
                       double w, double h, double max_step, const std::string& label,
                       const std::string& color) {
-  std::string out = fmt::format(
-      R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#fafafa" stroke="#999"/>)"
-      "\n<text x=\"{}\" y=\"{}\" font-size=\"13\" fill=\"{}\">{}</text>\n",
-      x0, y0, w, h, x0, y0 - 6, color, xml_escape(label));
+  std::string out =
+      fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="#fafafa" stroke="#999"/>)"
+                  "\n<text x=\"{}\" y=\"{}\" font-size=\"13\" fill=\"{}\">{}</text>\n",
+                  x0, y0, w, h, x0, y0 - 6, color, xml_escape(label));
   if (pts.empty()) {
     out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"#777\">no data</text>\n",
                        x0 + w / 2 - 25, y0 + h / 2);
@@ -150,8 +158,8 @@ std::string svg_panel(const std::vector<std::pair<double, double>>& pts, double 
   std::string poly;
   for (auto& [x, y] : pts)
     poly += fmt::format("{:.1f},{:.1f} ", x0 + x * xs, y0 + h - (y - lo) / (hi - lo) * h);
-  out += fmt::format(
-      "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n", color, poly);
+  out += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>\n",
+                     color, poly);
   if (pts.size() <= 40)
     for (auto& [x, y] : pts)
       out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>\n",
@@ -213,7 +221,7 @@ void write_log_svg(const std::vector<LogRow>& log, const std::string& path,
 struct Trainer::State {
   std::unique_ptr<optim::AdamW> optimizer;
   std::unique_ptr<optim::WarmupCosine> scheduler;
-  TensorList params;  // every trained parameter, for clipping
+  TensorList params;                                   // every trained parameter, for clipping
   std::shared_ptr<dist::ProcessGroup> group;           // set when training data-parallel
   std::unique_ptr<dist::DistributedDataParallel> ddp;  // averages the gradients over `group`
 };
@@ -262,9 +270,10 @@ Trainer::Trainer(nn::Module& model, TrainerOptions options,
   state_->optimizer = std::make_unique<optim::AdamW>(std::move(groups), adam);
   optim::WarmupCosineOptions cos;
   cos.min_lr_ratio = options_.min_lr_ratio;
-  const auto warmup = static_cast<int64_t>(std::llround(options_.warmup_ratio * options_.max_steps));
-  state_->scheduler = std::make_unique<optim::WarmupCosine>(*state_->optimizer, warmup,
-                                                            options_.max_steps, cos);
+  const auto warmup =
+      static_cast<int64_t>(std::llround(options_.warmup_ratio * options_.max_steps));
+  state_->scheduler =
+      std::make_unique<optim::WarmupCosine>(*state_->optimizer, warmup, options_.max_steps, cos);
   if (options_.distributed && dist::get_world_size() > 1) {
     state_->group = dist::default_group();
     state_->ddp = std::make_unique<dist::DistributedDataParallel>(model_, state_->group);
@@ -328,9 +337,10 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
     try {
       optim::load_checkpoint(o.resume_from, ck);
     } catch (const Error& e) {
-      fail("Trainer::fit: cannot resume '{}' from '{}' (a checkpoint of another model or "
-           "setup?): {}",
-           o.name, o.resume_from, e.what());
+      fail(
+          "Trainer::fit: cannot resume '{}' from '{}' (a checkpoint of another model or "
+          "setup?): {}",
+          o.name, o.resume_from, e.what());
     }
     start = ck.step;
     TS_CHECK(start <= o.max_steps, "Trainer::fit: checkpoint '{}' is at step {} > max_steps {}",
@@ -375,8 +385,8 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
       v = eval_fn();
       model_.train();
     }
-    TS_CHECK(!std::isnan(v), "Trainer::fit: the evaluation of '{}' returned NaN at step {}",
-             o.name, step);
+    TS_CHECK(!std::isnan(v), "Trainer::fit: the evaluation of '{}' returned NaN at step {}", o.name,
+             step);
     const bool improved = std::isnan(best) || (better_high ? v > best : v < best);
     if (improved) {
       best = v;
@@ -454,12 +464,11 @@ TrainResult Trainer::fit(const StepFn& step_fn, const EvalFn& eval_fn) {
     row.elapsed = elapsed_before + el;
     result.final_train_loss = row.train_loss;
     if (o.verbose) {
-      const double eta = el / static_cast<double>(step + 1 - start) *
-                         static_cast<double>(o.max_steps - step - 1);
+      const double eta =
+          el / static_cast<double>(step + 1 - start) * static_cast<double>(o.max_steps - step - 1);
       const std::string line = fmt::format(
-          "[{}] step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s elapsed {} eta {}", o.name,
-          step + 1, o.max_steps, row.train_loss, lr, row.tokens_per_second, hms(row.elapsed),
-          hms(eta));
+          "[{}] step {}/{} loss {:.4f} lr {:.2e} {:.0f} tok/s elapsed {} eta {}", o.name, step + 1,
+          o.max_steps, row.train_loss, lr, row.tokens_per_second, hms(row.elapsed), hms(eta));
       if (tty)
         fmt::print(stderr, "\r\033[K{}", line), std::fflush(stderr);
       else if ((step + 1) % log_every == 0 || step + 1 == o.max_steps)

@@ -34,27 +34,27 @@ using EvalFn = std::function<double()>;
 
 /// Options of Trainer.
 struct TrainerOptions {
-  std::string name = "run";     ///< file stem of the checkpoint, log and chart
-  std::string out_dir = "";     ///< folder of <name>.ckpt/.best/.csv/.svg ("": write nothing)
-  int64_t max_steps = 100;      ///< optimizer steps
-  int64_t grad_accum = 1;       ///< micro-batches per optimizer step (losses averaged)
-  double lr = 3e-4;             ///< peak learning rate (base lr of every group)
-  double weight_decay = 0.01;   ///< AdamW's decoupled weight decay
-  double warmup_ratio = 0.06;   ///< warmup steps = round(ratio * max_steps)
-  double min_lr_ratio = 0.0;    ///< cosine floor as a fraction of the peak
-  double clip_norm = 1.0;       ///< max gradient norm (<= 0: no clipping)
-  int64_t eval_every = 0;       ///< evaluate every N steps (0: only at the end)
+  std::string name = "run";        ///< file stem of the checkpoint, log and chart
+  std::string out_dir = "";        ///< folder of <name>.ckpt/.best/.csv/.svg ("": write nothing)
+  int64_t max_steps = 100;         ///< optimizer steps
+  int64_t grad_accum = 1;          ///< micro-batches per optimizer step (losses averaged)
+  double lr = 3e-4;                ///< peak learning rate (base lr of every group)
+  double weight_decay = 0.01;      ///< AdamW's decoupled weight decay
+  double warmup_ratio = 0.06;      ///< warmup steps = round(ratio * max_steps)
+  double min_lr_ratio = 0.0;       ///< cosine floor as a fraction of the peak
+  double clip_norm = 1.0;          ///< max gradient norm (<= 0: no clipping)
+  int64_t eval_every = 0;          ///< evaluate every N steps (0: only at the end)
   bool greater_is_better = false;  ///< the EvalFn value: true for scores, false for losses
-  int64_t patience = 0;         ///< stop after this many evaluations without improvement (0: never)
-  bool restore_best = true;     ///< load the best evaluated weights back at the end
+  int64_t patience = 0;      ///< stop after this many evaluations without improvement (0: never)
+  bool restore_best = true;  ///< load the best evaluated weights back at the end
   double time_budget_seconds = 0;  ///< stop (cleanly, then evaluate) after this long (0: no limit)
-  int64_t log_every = 10;       ///< steps between plain log lines (not on a terminal)
-  int64_t save_every = 0;       ///< steps between resumable checkpoints (0: only at the end)
+  int64_t log_every = 10;          ///< steps between plain log lines (not on a terminal)
+  int64_t save_every = 0;          ///< steps between resumable checkpoints (0: only at the end)
   /// With out_dir: write the resumable checkpoint and the best weights (<name>.ckpt/.best
   /// .safetensors). false: only the CSV log and the SVG chart are written.
   bool save_checkpoints = true;
-  bool verbose = true;          ///< progress line / log lines on stderr
-  bool handle_sigint = true;    ///< Ctrl-C saves a resumable checkpoint and stops
+  bool verbose = true;           ///< progress line / log lines on stderr
+  bool handle_sigint = true;     ///< Ctrl-C saves a resumable checkpoint and stops
   std::string resume_from = "";  ///< a checkpoint written by a Trainer with the same setup
   /// Under an initialized default process group of several ranks (ts::dist::init_process_group,
   /// e.g. started by taesan-run): average gradients with DistributedDataParallel, give rank r the
@@ -66,11 +66,11 @@ struct TrainerOptions {
 /// One row of the training log.
 struct LogRow {
   int64_t step = 0;
-  double train_loss = 0;   ///< mean over the micro-batches of the step
+  double train_loss = 0;  ///< mean over the micro-batches of the step
   double lr = 0;
-  double eval = 0;         ///< NaN when no evaluation ran at this step
+  double eval = 0;  ///< NaN when no evaluation ran at this step
   double tokens_per_second = 0;
-  double elapsed = 0;      ///< seconds since the run (or its first part) started
+  double elapsed = 0;  ///< seconds since the run (or its first part) started
 };
 
 /// What a run did.
@@ -79,7 +79,7 @@ struct TrainResult {
   double final_train_loss = 0;  ///< loss of the last step
   double best_eval = 0;         ///< best EvalFn value (NaN when never evaluated)
   int64_t best_step = -1;
-  double last_eval = 0;         ///< the last EvalFn value (NaN when never evaluated)
+  double last_eval = 0;  ///< the last EvalFn value (NaN when never evaluated)
   bool early_stopped = false;
   bool time_budget_hit = false;
   bool interrupted = false;     ///< Ctrl-C: a resumable checkpoint was saved

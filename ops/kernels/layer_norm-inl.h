@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "taesan/core/parallel.h"
 #include "hwy/highway.h"
+#include "taesan/core/parallel.h"
 #include "taesan/ops/kernels/rowwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();

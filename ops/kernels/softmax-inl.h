@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <limits>
 
-#include "taesan/core/parallel.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "taesan/core/parallel.h"
 #include "taesan/ops/kernels/rowwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();

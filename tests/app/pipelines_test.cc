@@ -2,18 +2,16 @@
 // given as train / validation / test, metrics.json with a baseline, predict's JSONL (valid UTF-8,
 // character offsets), evaluate on a new file, and bad input as errors naming file and line.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
-#include <taesan/taesan.h>
+#include <sstream>
 
 #include "taesan/app/cli.h"
 #include "taesan/app/tasks.h"
 #include "taesan/data/unicode.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;
@@ -82,8 +80,8 @@ TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict"
   const std::string train = write(dir, "train.tsv", colour_tsv(120, 0));
   const std::string valid = write(dir, "valid.tsv", colour_tsv(30, 1));
   const std::string test = write(dir, "test.tsv", colour_tsv(30, 2));
-  const auto tok = models::train_tokenizer(
-      models::task_file_texts(models::TaskType::kClassify, train), 300);
+  const auto tok =
+      models::train_tokenizer(models::task_file_texts(models::TaskType::kClassify, train), 300);
   models::TaskFiles files{train, valid, test};
   models::TaskEncoding enc;
   enc.seq_len = 32;
@@ -153,8 +151,8 @@ TEST_CASE("finetune NER with a new tag set; predict gives entities with characte
 TEST_CASE("bad task files are errors naming the file and the line", "[app]") {
   const std::string dir = temp_dir("bad");
   const std::string good = write(dir, "good.tsv", colour_tsv(40, 0));
-  const auto tok = models::train_tokenizer(
-      models::task_file_texts(models::TaskType::kClassify, good), 300);
+  const auto tok =
+      models::train_tokenizer(models::task_file_texts(models::TaskType::kClassify, good), 300);
   models::TaskEncoding enc;
   enc.seq_len = 32;
   auto load = [&](const std::string& train, const std::string& valid, const std::string& test) {
@@ -181,10 +179,10 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
   const std::string train = write(dir, "train.tsv", colour_tsv(90, 0));
   const std::string test = write(dir, "test.tsv", colour_tsv(20, 2));
   const std::string out = dir + "/out";
-  std::vector<std::string> args = {"taesan", "finetune", "--task",  "classify", "--train",
-                                   train,    "--test",   test,      "--out",    out,
-                                   "--steps", "30",      "--vocab", "300",      "--d-model",
-                                   "32",     "--layers", "1",       "--quiet"};
+  std::vector<std::string> args = {"taesan",  "finetune", "--task",  "classify", "--train",
+                                   train,     "--test",   test,      "--out",    out,
+                                   "--steps", "30",       "--vocab", "300",      "--d-model",
+                                   "32",      "--layers", "1",       "--quiet"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   REQUIRE(models::run_cli(static_cast<int>(argv.size()), argv.data()) == 0);
@@ -194,8 +192,8 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
   CHECK(fs::exists(out + "/model.safetensors"));
   CHECK(fs::exists(out + "/tokenizer.json"));
   const std::string input = write(dir, "in.txt", "blue sky\n");
-  std::vector<std::string> pargs = {"taesan", "predict", "--model", out, "--input", input,
-                                    "--output", dir + "/pred.jsonl"};
+  std::vector<std::string> pargs = {"taesan",  "predict", "--model",  out,
+                                    "--input", input,     "--output", dir + "/pred.jsonl"};
   std::vector<char*> pargv;
   for (auto& a : pargs) pargv.push_back(a.data());
   REQUIRE(models::run_cli(static_cast<int>(pargv.size()), pargv.data()) == 0);
@@ -215,10 +213,10 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
   std::string jsonl;
   for (int i = 0; i < 60; ++i) {
     const std::string city = cities[i % 5], name = names[(i + 2) % 5];
-    const std::string context = name + " – a friend – lives in " + city + " since " +
-                                std::to_string(1990 + i) + ".";
-    const int64_t start = static_cast<int64_t>(
-        ts::data::count_chars(context.substr(0, context.find(" in ") + 4)));
+    const std::string context =
+        name + " – a friend – lives in " + city + " since " + std::to_string(1990 + i) + ".";
+    const int64_t start =
+        static_cast<int64_t>(ts::data::count_chars(context.substr(0, context.find(" in ") + 4)));
     jsonl += nlohmann::json{{"id", std::to_string(i)},
                             {"context", context},
                             {"question", "Where does " + name + " live?"},
@@ -243,8 +241,9 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
       nlohmann::json{{"context", "Zoë – ami – lives in Kraków since 2001."},
                      {"question", "Where does Zoë live?"}}
               .dump() +
-          "\n" + nlohmann::json{{"id", "k"}, {"context", "지수는 서울에 산다."}, {"question", "어디?"}}
-                     .dump() +
+          "\n" +
+          nlohmann::json{{"id", "k"}, {"context", "지수는 서울에 산다."}, {"question", "어디?"}}
+              .dump() +
           "\n");
   const auto lines = models::predict(dir + "/out", input);
   REQUIRE(lines.size() == 2);
@@ -255,7 +254,8 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
     CHECK(!answer.empty());  // SQuAD v1: a span is always given
     CHECK(ts::data::is_valid_utf8(answer));
     // start / end are character offsets whose substring is the answer
-    const std::string ctx = j.at("id") == "k" ? "지수는 서울에 산다." : "Zoë – ami – lives in Kraków since 2001.";
+    const std::string ctx =
+        j.at("id") == "k" ? "지수는 서울에 산다." : "Zoë – ami – lives in Kraków since 2001.";
     const int64_t b = ts::data::char_to_byte_offset(ctx, j.at("start").get<int64_t>());
     const int64_t e = ts::data::char_to_byte_offset(ctx, j.at("end").get<int64_t>());
     CHECK(ctx.substr(static_cast<size_t>(b), static_cast<size_t>(e - b)) == answer);

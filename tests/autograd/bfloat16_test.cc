@@ -1,13 +1,13 @@
 // kBFloat16 tensors (factories, element access, printing, .to() between every pair of dtypes,
 // gradients through .to()) and the autocast guard's state (scoped, nested, thread-local).
-#include <taesan/taesan.h>
-
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <thread>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

@@ -2,9 +2,8 @@
 // version checks, deep graphs, ts::grad, create_graph, retain_grad, error messages.
 #include <catch2/catch.hpp>
 
-#include <taesan/taesan.h>
-
 #include "taesan/autograd/node.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

@@ -1,12 +1,11 @@
 // ts::profiler: forward ops and backward nodes are counted with the right calls, only the
 // outermost Scope is timed, nothing is collected while disabled, and the family table adds up.
-#include <taesan/taesan.h>
-
-#include "taesan/autograd/node.h"
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <thread>
+
+#include "taesan/autograd/node.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace prof = ts::profiler;

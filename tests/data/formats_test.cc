@@ -2,15 +2,13 @@
 // CoNLL-U comments; SQuAD's "answers" field in both of its shapes, several gold answers, and
 // SQuAD v2's unanswerable questions refused by name.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
-
-#include <taesan/taesan.h>
 
 #include "taesan/data/ner.h"
 #include "taesan/data/qa.h"
 #include "taesan/train/metrics.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace fs = std::filesystem;
@@ -43,14 +41,14 @@ TEST_CASE("CoNLL: spaces as separators, -DOCSTART- lines and comments", "[data][
 
 TEST_CASE("SQuAD JSONL: answers as a dict of lists or a list, several gold answers",
           "[data][formats]") {
-  const auto path = write_temp(
-      "squad.jsonl",
-      R"({"id": "a", "context": "Émile lives in Paris, France.", "question": "Where?", )"
-      R"("answers": {"text": ["Paris", "Paris, France"], "answer_start": [15, 15]}})"
-      "\n"
-      R"({"id": "b", "context": "It costs 5 €.", "question": "How much?", )"
-      R"("answers": [{"text": "5 €", "answer_start": 9}]})"
-      "\n");
+  const auto path =
+      write_temp("squad.jsonl",
+                 R"({"id": "a", "context": "Émile lives in Paris, France.", "question": "Where?", )"
+                 R"("answers": {"text": ["Paris", "Paris, France"], "answer_start": [15, 15]}})"
+                 "\n"
+                 R"({"id": "b", "context": "It costs 5 €.", "question": "How much?", )"
+                 R"("answers": [{"text": "5 €", "answer_start": 9}]})"
+                 "\n");
   const auto r = ts::data::read_squad_jsonl(path);
   REQUIRE(r.size() == 2);
   CHECK(r[0].answer_text == "Paris");
@@ -61,13 +59,18 @@ TEST_CASE("SQuAD JSONL: answers as a dict of lists or a list, several gold answe
   CHECK(ts::models::max_token_f1("Paris, France", r[0].answers) == Approx(1.0));
   CHECK(ts::models::max_token_f1("France", r[0].answers) == Approx(2.0 / 3.0));
   CHECK(ts::models::max_token_f1("x", {}) == 0.0);
-  const auto v2 = write_temp("v2.jsonl", R"({"context": "c", "question": "q", "answers": {"text": [], "answer_start": []}})"
-                                         "\n");
+  const auto v2 =
+      write_temp("v2.jsonl",
+                 R"({"context": "c", "question": "q", "answers": {"text": [], "answer_start": []}})"
+                 "\n");
   CHECK_THROWS_WITH(ts::data::read_squad_jsonl(v2), Contains("line 1") && Contains("empty"));
-  const auto wrong = write_temp("wrong.jsonl", R"({"context": "abc", "question": "q", "answers": {"text": ["b"], "answer_start": [0]}})"
-                                               "\n");
+  const auto wrong = write_temp(
+      "wrong.jsonl",
+      R"({"context": "abc", "question": "q", "answers": {"text": ["b"], "answer_start": [0]}})"
+      "\n");
   CHECK_THROWS_WITH(ts::data::read_squad_jsonl(wrong), Contains("does not match"));
-  const auto shape = write_temp("shape.jsonl", R"({"context": "abc", "question": "q", "answers": 3})"
-                                               "\n");
+  const auto shape =
+      write_temp("shape.jsonl", R"({"context": "abc", "question": "q", "answers": 3})"
+                                "\n");
   CHECK_THROWS_WITH(ts::data::read_squad_jsonl(shape), Contains("\"answers\" must be"));
 }

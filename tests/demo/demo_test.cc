@@ -2,21 +2,19 @@
 // object per task and finite numbers, results.md, logs and charts; clear errors for a missing
 // dataset, a tokenizer or config that does not match a checkpoint, a task/model mismatch; the
 // domain-adaptive text; the causal-LM warm start of the translation encoder-decoder.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-#include <taesan/taesan.h>
-
-#include "taesan/data/data.h"
 #include "taesan/app/tasks.h"
+#include "taesan/data/data.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;

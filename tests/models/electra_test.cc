@@ -1,14 +1,12 @@
 // ELECTRA's replaced-token detection: the samples, the labels, the two losses, gradients,
 // determinism, errors and the transfer of its discriminator body into a task model.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <set>
 
-#include <taesan/taesan.h>
-
 #include "heads_fixture.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;

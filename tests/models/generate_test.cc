@@ -1,9 +1,9 @@
 // Generation: cached greedy decoding equals argmax over full passes, sampling is seeded,
 // top_k = 1 is greedy, beam search with one beam is greedy, EOS stops, bad options fail.
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;

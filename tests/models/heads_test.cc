@@ -1,12 +1,10 @@
 // Heads: shapes, losses, span decoding, transfer from a pretraining checkpoint, freezing.
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <filesystem>
 
-#include <taesan/taesan.h>
-
 #include "heads_fixture.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace models = ts::models;

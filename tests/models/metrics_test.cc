@@ -1,10 +1,10 @@
 // Metrics against hand-computed values.
 #include "taesan/train/metrics.h"
 
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <limits>
+
+#include <taesan/taesan.h>
 
 namespace m = taesan::models;
 

@@ -1,7 +1,8 @@
 // Trainer: resuming gives bit-identical losses, accumulation equals one bigger batch, the CSV log
 // and SVG chart are written, early stopping and the time budget stop, bad resumes are errors.
-#include <catch2/catch.hpp>
+#include "taesan/train/trainer.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,8 +10,6 @@
 #include <sstream>
 
 #include <taesan/taesan.h>
-
-#include "taesan/train/trainer.h"
 
 namespace ts = taesan;
 namespace models = ts::models;

@@ -1,17 +1,16 @@
 // safetensors "BF16" (the dtype string PyTorch and Hugging Face write for bfloat16): round trips
 // keep every bit (NaN payloads, Inf, -0, denormals), a file whose bytes are built here by hand
 // loads with the right values, and a bfloat16 checkpoint loads into a float32 module.
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "common/test_util.h"
 #include "taesan/nn/safetensors.h"
 #include "taesan/nn/serialize.h"
-#include "common/test_util.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 namespace st = ts::safetensors;

@@ -3,14 +3,14 @@
 // equal a float64 reference computed on the bf16-rounded operands to fp32-accumulation accuracy
 // (forward and backward, the backward run after the region), outside a guard nothing changes bit
 // for bit, float64 never goes through bfloat16, and results are the same on 1 and 2 threads.
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using Catch::Matchers::Contains;

@@ -1,9 +1,8 @@
 // The fused feed_forward op against the composed ops it replaces (linear, activation, linear):
 // values and gradients in float32 and float64, every activation, and the memory it exists to
 // save (one d_ff-sized activation per call instead of two kept for backward).
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 

@@ -1,11 +1,11 @@
 // Forward values of ops on hand-checked inputs: broadcasting, strided inputs, masked rows,
 // dtype promotion, integer ops, matmul layouts, determinism across thread counts.
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <optional>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

@@ -1,14 +1,12 @@
 // The OpInfo table: every op of ops/op_list.h is gradchecked in float64 on plain, broadcast and
 // non-contiguous (transposed, sliced) inputs; a subset is also gradgradchecked.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <limits>
 #include <set>
 
-#include <taesan/taesan.h>
-
 #include "taesan/ops/op_list.h"
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using ts::Tensor;

@@ -3,13 +3,13 @@
 // transposed, expanded and strided views, with and without requires_grad), then backward through
 // each result. A ts::Error is a correct answer to bad input; any other exception fails the test,
 // and a crash fails the test program. (This sweep found a segfault in gather on 0-d tensors.)
-#include <taesan/taesan.h>
-
 #include <catch2/catch.hpp>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 using ts::Tensor;

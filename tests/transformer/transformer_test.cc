@@ -1,7 +1,6 @@
 // Transformer blocks: gradcheck of attention and layers in float64, the causal and padding
 // properties tested directly, incremental decoding equal to a full pass, and bad input.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include <taesan/taesan.h>

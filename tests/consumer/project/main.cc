@@ -1,11 +1,11 @@
 // The outside consumer's program: includes the umbrella header, builds a small graph, runs a
 // backward and prints one number that run.sh checks.
 //   loss = sum(x * x) + sum(w x),  w = ones(2, 3)  =>  dloss/dx = 2 x + 2  = [4, 6, 8]  (sum 18)
-#include <taesan/taesan.h>
-
 #include <cstdio>
 #include <exception>
 #include <vector>
+
+#include <taesan/taesan.h>
 
 namespace ts = taesan;
 

@@ -4,14 +4,13 @@
 // the whole batch and compares the parameters.
 #pragma once
 
-#include <taesan/taesan.h>
-
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "taesan/dist/dist.h"
+#include <taesan/taesan.h>
 
 namespace toy {
 
