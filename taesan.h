@@ -32,5 +32,8 @@
 #include "taesan/nn/transformer.h"
 #include "taesan/ops/ops.h"
 #include "taesan/optim/optim.h"
+#include "taesan/train/baselines.h"
+#include "taesan/train/batching.h"
+#include "taesan/train/decoding.h"
 #include "taesan/train/metrics.h"
 #include "taesan/train/trainer.h"

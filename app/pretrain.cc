@@ -38,14 +38,6 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::string data_file(const std::string& dir, const std::string& name) {
-  const fs::path p = fs::path(dir) / name;
-  TS_CHECK(fs::exists(p),
-           "dataset file '{}' is missing (is --data pointing at the dataset pack? expected "
-           "{} in '{}')",
-           p.string(), name, dir);
-  return p.string();
-}
 
 /// Takes at most `n` of `v` (n <= 0: all).
 template <typename T>
@@ -132,7 +124,7 @@ std::vector<std::string> pretraining_texts(const std::string& data_dir,
                         "ko_nsmc_neutral_reviews.txt"}) {
     data::ReadLinesOptions ro;
     ro.skip_empty = true;
-    auto lines = data::read_lines(data_file(data_dir, f), ro);
+    auto lines = data::read_lines(pack_file(data_dir, f), ro);
     if (std::string(f) == "en_tinyshakespeare.txt") {
       // Short verse lines: join 4 at a time so segments carry some context.
       std::vector<std::string> joined;

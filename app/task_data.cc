@@ -282,7 +282,6 @@ std::string task_model_kind(const std::string& task) {
       task);
 }
 
-namespace {
 std::string pack_file(const std::string& dir, const std::string& name) {
   const fs::path p = fs::path(dir) / name;
   TS_CHECK(fs::exists(p),
@@ -291,7 +290,6 @@ std::string pack_file(const std::string& dir, const std::string& name) {
            p.string(), name, dir);
   return p.string();
 }
-}  // namespace
 
 TaskData load_pack_task(const std::string& name, const std::string& dir,
                         const data::BpeTokenizer& tok, const TaskEncoding& enc, int64_t max_train,

@@ -101,6 +101,8 @@ TaskData load_pack_task(const std::string& name, const std::string& data_dir,
 bool is_pack_task(const std::string& name);
 /// The type of a pack task or of a type name ("spam" -> kClassify, "ner" -> kNer, ...).
 TaskType task_type_of(const std::string& name);
+/// The path of the pack file `name` in `data_dir`; throws naming both when it is missing.
+std::string pack_file(const std::string& data_dir, const std::string& name);
 /// The pack's task names (pack_tasks() order).
 const std::vector<std::string>& task_names();
 /// The model family of a pack task, a task type or a pretraining objective: "encoder",

@@ -10,6 +10,7 @@
 
 #include "taesan/app/cli.h"
 #include "taesan/app/tasks.h"
+#include "common/test_util.h"
 #include "taesan/data/unicode.h"
 #include <taesan/taesan.h>
 
@@ -19,22 +20,10 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 namespace {
-std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("ts_app_test_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 std::string write(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string p = (fs::path(dir) / name).string();
   std::ofstream(p) << text;
   return p;
-}
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 /// A small, learnable classification file: the label is the colour word in the text.
 std::string colour_tsv(int n, int offset) {
@@ -76,7 +65,8 @@ models::RunOptions tiny_run(const std::string& out) {
 }  // namespace
 
 TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict", "[app]") {
-  const std::string dir = temp_dir("classify");
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
   const std::string train = write(dir, "train.tsv", colour_tsv(120, 0));
   const std::string valid = write(dir, "valid.tsv", colour_tsv(30, 1));
   const std::string test = write(dir, "test.tsv", colour_tsv(30, 2));
@@ -97,7 +87,7 @@ TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict"
   const auto s = models::finetune(data, "classify", tok, config, "", o);
   CHECK(s.metric == "accuracy");
   CHECK(s.score > 90);  // the colour word decides: learnable in 60 steps
-  const auto metrics = nlohmann::json::parse(slurp((out / "model.metrics.json").string()));
+  const auto metrics = nlohmann::json::parse(ts::test::read_text((out / "model.metrics.json").string()));
   CHECK(metrics.at("task") == "classify");
   CHECK(metrics.at("value").get<double>() == Approx(s.score));
   CHECK(metrics.contains("baseline"));
@@ -116,7 +106,8 @@ TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict"
 
 TEST_CASE("finetune NER with a new tag set; predict gives entities with character offsets",
           "[app]") {
-  const std::string dir = temp_dir("ner");
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
   const std::string train = write(dir, "train.conll", food_conll(90));
   const auto tok =
       models::train_tokenizer(models::task_file_texts(models::TaskType::kNer, train), 300);
@@ -149,7 +140,8 @@ TEST_CASE("finetune NER with a new tag set; predict gives entities with characte
 }
 
 TEST_CASE("bad task files are errors naming the file and the line", "[app]") {
-  const std::string dir = temp_dir("bad");
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
   const std::string good = write(dir, "good.tsv", colour_tsv(40, 0));
   const auto tok =
       models::train_tokenizer(models::task_file_texts(models::TaskType::kClassify, good), 300);
@@ -175,7 +167,8 @@ TEST_CASE("bad task files are errors naming the file and the line", "[app]") {
 }
 
 TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
-  const std::string dir = temp_dir("cli");
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
   const std::string train = write(dir, "train.tsv", colour_tsv(90, 0));
   const std::string test = write(dir, "test.tsv", colour_tsv(20, 2));
   const std::string out = dir + "/out";
@@ -186,7 +179,7 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   REQUIRE(models::run_cli(static_cast<int>(argv.size()), argv.data()) == 0);
-  const auto metrics = nlohmann::json::parse(slurp(out + "/metrics.json"));
+  const auto metrics = nlohmann::json::parse(ts::test::read_text(out + "/metrics.json"));
   CHECK(metrics.at("metric") == "accuracy");
   CHECK(metrics.at("test_rows") == 20);
   CHECK(fs::exists(out + "/model.safetensors"));
@@ -197,7 +190,7 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
   std::vector<char*> pargv;
   for (auto& a : pargs) pargv.push_back(a.data());
   REQUIRE(models::run_cli(static_cast<int>(pargv.size()), pargv.data()) == 0);
-  CHECK(nlohmann::json::parse(slurp(dir + "/pred.jsonl")).contains("label"));
+  CHECK(nlohmann::json::parse(ts::test::read_text(dir + "/pred.jsonl")).contains("label"));
   // a bad command line exits 2, a bad file 1
   std::vector<std::string> bad = {"taesan", "finetune", "--task", "classify", "--bogus"};
   std::vector<char*> bargv;
@@ -206,7 +199,8 @@ TEST_CASE("taesan finetune / predict on the command line", "[app][cli]") {
 }
 
 TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the context", "[app]") {
-  const std::string dir = temp_dir("qa");
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
   // Contexts with accents, dashes and Korean; the answer is the city after "in".
   const char* cities[] = {"Montréal", "Zürich", "서울", "Kraków", "São Paulo"};
   const char* names[] = {"Émile", "Zoë", "지수", "Łukasz", "José"};

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "taesan/autograd/tensor.h"
@@ -56,6 +57,14 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The whole content of a text file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 /// Writes `content` to `name` in a shared temp directory (taesan_test_files); returns its path.
 inline std::string temp_file(const std::string& name, const std::string& content) {
