@@ -38,7 +38,6 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-
 /// Takes at most `n` of `v` (n <= 0: all).
 template <typename T>
 void truncate(std::vector<T>& v, int64_t n) {

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/test_util.h"
 #include "taesan/app/cli.h"
 #include "taesan/app/tasks.h"
-#include "common/test_util.h"
 #include "taesan/data/unicode.h"
 #include <taesan/taesan.h>
 
@@ -87,7 +87,8 @@ TEST_CASE("finetune on the user's files: a new label set, metrics.json, predict"
   const auto s = models::finetune(data, "classify", tok, config, "", o);
   CHECK(s.metric == "accuracy");
   CHECK(s.score > 90);  // the colour word decides: learnable in 60 steps
-  const auto metrics = nlohmann::json::parse(ts::test::read_text((out / "model.metrics.json").string()));
+  const auto metrics =
+      nlohmann::json::parse(ts::test::read_text((out / "model.metrics.json").string()));
   CHECK(metrics.at("task") == "classify");
   CHECK(metrics.at("value").get<double>() == Approx(s.score));
   CHECK(metrics.contains("baseline"));
