@@ -43,10 +43,7 @@ std::vector<std::pair<int64_t, std::string>> input_lines(const std::string& path
 
 /// Code points in text[0, byte).
 int64_t char_offset(const std::string& text, int64_t byte) {
-  int64_t n = 0;
-  for (int64_t i = 0; i < byte && i < static_cast<int64_t>(text.size()); ++i)
-    n += (static_cast<unsigned char>(text[static_cast<size_t>(i)]) & 0xC0) != 0x80;
-  return n;
+  return data::count_chars(std::string_view(text).substr(0, static_cast<size_t>(byte)));
 }
 
 std::string after_tab(const std::string& line) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "taesan/core/error.h"
+#include "taesan/data/unicode.h"
 
 namespace taesan::models {
 
@@ -70,10 +71,6 @@ QaSpan best_qa_span(const float* logits, int64_t T,
   return best;
 }
 
-namespace {
-bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-}  // namespace
-
 void QaAnswerSelector::add(int64_t feature, const float* logits, int64_t T,
                            int64_t max_answer_tokens) {
   TS_CHECK(feature >= 0 && feature < static_cast<int64_t>(dataset_.features.size()),
@@ -86,8 +83,8 @@ void QaAnswerSelector::add(int64_t feature, const float* logits, int64_t T,
   int64_t begin = std::clamp<int64_t>(f.offsets[static_cast<size_t>(span.start)].first, 0, size);
   int64_t end = std::clamp<int64_t>(f.offsets[static_cast<size_t>(span.end)].second, begin, size);
   // Byte-level tokens may start or end inside a multi-byte character: widen to whole characters.
-  while (begin > 0 && is_continuation_byte(context[static_cast<size_t>(begin)])) --begin;
-  while (end < size && is_continuation_byte(context[static_cast<size_t>(end)])) ++end;
+  begin = static_cast<int64_t>(data::floor_char_boundary(context, static_cast<size_t>(begin)));
+  end = static_cast<int64_t>(data::ceil_char_boundary(context, static_cast<size_t>(end)));
   auto it = best_.find(f.record);
   if (it == best_.end() || span.score > it->second.score)
     best_[f.record] = Best{span.score, begin, end};
