@@ -146,7 +146,10 @@ std::vector<std::string> predict_ner(const ModelMeta& m, const std::string& weig
   std::vector<std::string> out;
   size_t next = 0;
   for (const auto& b : eval_batches(ds.examples, kBatch, m.config.pad_token_id)) {
-    const Tensor logits = model.forward(b.input_ids, b.attention_mask).contiguous();
+    Tensor logits = model.forward(b.input_ids, b.attention_mask);
+    if (m.word_pooling == "mean")
+      logits = mean_over_word_pieces(logits, b.labels, b.attention_mask);
+    logits = logits.contiguous();
     const auto v = logits.to_vector<float>();
     const int64_t T = logits.size(1);
     for (int64_t j = 0; j < logits.size(0); ++j, ++next) {

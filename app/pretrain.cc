@@ -166,9 +166,10 @@ ModelConfig small_config(int64_t vocab_size, int64_t d_model, int64_t num_layers
 }
 
 PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& tok,
-                        const std::vector<std::string>& texts, const ModelConfig& config,
+                        const std::vector<std::string>& texts, const ModelConfig& config_in,
                         const RunOptions& o) {
   const auto t0 = Clock::now();
+  const ModelConfig config = with_dropout(config_in, o.dropout);
   const std::string kind = task_model_kind(objective);
   TS_CHECK(objective == "mlm" || objective == "rtd" || objective == "clm" || objective == "span",
            "pretrain: objective must be mlm, rtd, clm or span, got '{}'", objective);
