@@ -199,6 +199,7 @@ TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
   const PackTask& spec = pack_task(task);
   TaskEncoding enc;
   enc.seq_len = o.seq_len;
+  enc.qa_mark_question_words = qa_marks_question_words(config);
   const TaskData data = load_pack_task(task, data_dir, tok, enc, o.max_train, o.max_eval);
   TaskRunOptions ro = ro_in;
   if (spec.type == TaskType::kClassify && ro.metric.empty()) ro.metric = spec.metric;
@@ -277,6 +278,7 @@ TaskScore evaluate_file(const std::string& weights_in, const std::string& test_f
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : std::min<int64_t>(128, m.config.max_position);
   enc.labels = m.labels;
+  enc.qa_mark_question_words = qa_marks_question_words(m.config);
   TaskFiles files;
   files.train = test_file;  // read with the model's labels; every row is scored
   files.validation = test_file;
@@ -295,6 +297,7 @@ TaskScore evaluate_task(const std::string& weights, const data::BpeTokenizer& to
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : o.seq_len;
   enc.labels = m.labels;
+  enc.qa_mark_question_words = qa_marks_question_words(m.config);
   const std::string task = m.task;
   TS_CHECK(is_pack_task(task),
            "evaluate_task: '{}' was fine-tuned for '{}', not for a task of "

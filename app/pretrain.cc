@@ -161,6 +161,7 @@ ModelConfig small_config(int64_t vocab_size, int64_t d_model, int64_t num_layers
   c.num_decoder_layers = num_layers;
   c.d_ff = 4 * d_model;
   c.dropout = 0.1;
+  c.type_vocab_size = 3;  // QA: question, context, context word of the question
   c.pad_token_id = 0;
   return c;
 }
