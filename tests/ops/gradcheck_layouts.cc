@@ -78,9 +78,15 @@ const char* layout_name(Layout layout) {
   return "?";
 }
 
-std::optional<LayoutCase> in_layout(const OpCase& c, Layout layout) {
+std::optional<LayoutCase> in_layout(const OpCase& c, Layout layout, DType dtype) {
   if (c.skip.count(layout)) return std::nullopt;
   TensorList plain = c.make_inputs();
+  for (Tensor& t : plain)
+    if (t.defined() && is_floating(t.dtype()) && t.dtype() != dtype) {
+      const bool grad = t.requires_grad();
+      t = t.detach().to(dtype);
+      if (grad) t.requires_grad_();
+    }
   LayoutCase lc{layout, {}, [](const TensorList& x) { return x; }, {}};
   bool changed = layout == Layout::kPlain;
   if (layout == Layout::kTransposed || layout == Layout::kSliced) {

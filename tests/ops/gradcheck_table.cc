@@ -415,6 +415,49 @@ void attention_cases(Table& t) {
   }
 }
 
+// Rows of 37 (more than four vectors of eight doubles, and a tail) for the ops that run SIMD
+// kernels, so that their vector bodies, not only their tails, see every layout.
+void long_row_cases(Table& t) {
+  t.add("exp", "long_rows", [](L x) { return x[0].exp(); }, [] { return TensorList{rnd({2, 37})}; });
+  t.add("tanh", "long_rows", [](L x) { return x[0].tanh(); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("sigmoid", "long_rows", [](L x) { return x[0].sigmoid(); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("relu", "long_rows", [](L x) { return x[0].relu(); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("gelu", "long_rows", [](L x) { return gelu(x[0]); }, [] { return TensorList{rnd({2, 37})}; });
+  t.add("gelu_tanh", "long_rows", [](L x) { return gelu(x[0], "tanh"); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("silu", "long_rows", [](L x) { return silu(x[0]); }, [] { return TensorList{rnd({2, 37})}; });
+  t.add("mul", "long_rows_broadcast", [](L x) { return x[0] * x[1]; },
+        [] { return TensorList{rnd({2, 37}), rnd({37})}; })
+      .broadcast();
+  t.add("sum", "long_rows", [](L x) { return x[0].sum(1); }, [] { return TensorList{rnd({3, 37})}; });
+  t.add("max", "long_rows", [](L x) { return x[0].max(1).first; },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("softmax", "long_rows", [](L x) { return x[0].softmax(-1); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("log_softmax", "long_rows", [](L x) { return x[0].log_softmax(-1); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("logsumexp", "long_rows", [](L x) { return logsumexp(x[0], -1); },
+        [] { return TensorList{rnd({2, 37})}; });
+  t.add("layer_norm", "long_rows", [](L x) { return layer_norm(x[0], {37}, x[1], x[2]); },
+        [] { return TensorList{rnd({2, 37}), rnd({37}), rnd({37})}; });
+  t.add("cross_entropy", "long_rows",
+        [](L x) { return cross_entropy(x[0], x[1], {.label_smoothing = 0.1}); },
+        [] { return TensorList{rnd({2, 37}), idx({36, 5})}; });
+  t.add("linear", "long_rows", [](L x) { return linear(x[0], x[1], x[2]); },
+        [] { return TensorList{rnd({2, 37}), rnd({3, 37}), rnd({3})}; });
+  t.add("matmul", "long_inner", [](L x) { return x[0].matmul(x[1]); },
+        [] { return TensorList{rnd({2, 37}), rnd({37, 2})}; });
+  t.add("scaled_dot_product_attention", "fused_long_head_dim",
+        [](L x) {
+          return scaled_dot_product_attention(x[0], x[1], x[2], Tensor(), 0.0, true, std::nullopt,
+                                              AttentionBackend::Fused);
+        },
+        [] { return TensorList{rnd({1, 1, 2, 19}), rnd({1, 1, 3, 19}), rnd({1, 1, 3, 19})}; });
+}
+
 }  // namespace
 
 std::vector<OpCase> op_cases() {
@@ -427,6 +470,7 @@ std::vector<OpCase> op_cases() {
   neural_cases(t);
   loss_cases(t);
   attention_cases(t);
+  long_row_cases(t);
   return t.take();
 }
 

@@ -53,9 +53,10 @@ struct LayoutCase {
   TensorFunction fn;
 };
 
-/// The case in `layout`; nullopt when the case skips the layout, or when the layout leaves every
-/// differentiable input as it was (no non-contiguous, or no stride-0, tensor can be made of it).
-std::optional<LayoutCase> in_layout(const OpCase& c, Layout layout);
+/// The case in `layout`, its floating-point inputs converted to `dtype`; nullopt when the case
+/// skips the layout, or when the layout leaves every differentiable input as it was (no
+/// non-contiguous, or no stride-0, tensor can be made of it).
+std::optional<LayoutCase> in_layout(const OpCase& c, Layout layout, DType dtype = kFloat64);
 
 /// Largest |a - b| / max(|b|, 1) over two outputs of the same shape (NaN against a number counts
 /// as infinitely wrong, NaN against NaN as equal); infinity when the shapes differ.
