@@ -54,7 +54,8 @@ Tensor relayout(const Tensor& t, Layout layout) {
 // y with its gradient arriving in `layout`: y's dims reversed (transposed), or y as the odd
 // half of a stack with zeros, whose gradient is a step-2 view of the stack's (sliced).
 Tensor relayout_output(const Tensor& y, Layout layout) {
-  if (layout == Layout::kTransposed && dims_above_one(y) >= 2) return y.permute(reversed_dims(y.dim()));
+  if (layout == Layout::kTransposed && dims_above_one(y) >= 2)
+    return y.permute(reversed_dims(y.dim()));
   if (layout == Layout::kTransposed || layout == Layout::kSliced)
     return stack({zeros_like(y.detach()), y}, -1);
   return y;
@@ -70,10 +71,14 @@ bool has_zero_stride(const Tensor& t) {
 
 const char* layout_name(Layout layout) {
   switch (layout) {
-    case Layout::kPlain: return "plain";
-    case Layout::kTransposed: return "transposed";
-    case Layout::kSliced: return "sliced";
-    case Layout::kExpanded: return "expanded";
+    case Layout::kPlain:
+      return "plain";
+    case Layout::kTransposed:
+      return "transposed";
+    case Layout::kSliced:
+      return "sliced";
+    case Layout::kExpanded:
+      return "expanded";
   }
   return "?";
 }

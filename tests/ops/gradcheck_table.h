@@ -33,9 +33,9 @@ struct OpCase {
   std::string variant;  // what this case exercises
   TensorFunction fn;    // applies the op to its inputs directly, so the op sees their layout
   std::function<TensorList()> make_inputs;  // fresh inputs, index and mask tensors included
-  bool broadcast = false;  // the op broadcasts inputs of different shapes against each other
-  std::string no_gradgrad;                  // why gradgradcheck does not apply ("": it runs)
-  std::map<Layout, std::string> skip;       // layouts this case cannot take, and why
+  bool broadcast = false;   // the op broadcasts inputs of different shapes against each other
+  std::string no_gradgrad;  // why gradgradcheck does not apply ("": it runs)
+  std::map<Layout, std::string> skip;  // layouts this case cannot take, and why
   GradcheckOptions options{};
 };
 

@@ -17,8 +17,8 @@ using ts::test::in_layout;
 using ts::test::Layout;
 using ts::test::layout_name;
 using ts::test::LayoutCase;
-using ts::test::OpCase;
 using ts::test::op_cases;
+using ts::test::OpCase;
 
 namespace {
 
@@ -32,9 +32,8 @@ const std::map<std::string, std::string> kNoGradgradOps = {};
 
 // Ops that broadcast their inputs against each other: each needs a case marked broadcast.
 const std::set<std::string> kBroadcastingOps = {
-    "add",     "sub",      "mul",    "div",      "maximum",
-    "minimum", "where",    "masked_fill", "expand", "matmul",
-    "mse_loss", "scaled_dot_product_attention"};
+    "add",   "sub",         "mul",    "div",    "maximum",  "minimum",
+    "where", "masked_fill", "expand", "matmul", "mse_loss", "scaled_dot_product_attention"};
 
 // True when some input has fewer dims than another tensor of the case, or a size-1 dim where
 // another has more (aligned from the right): the shapes a broadcast case must have.
@@ -189,8 +188,10 @@ TEST_CASE("embedding: the padding row is looked up, keeps its values and gets no
       for (size_t e = 0; e < grad.size(); ++e) CHECK(grad[e] == Approx(expected[e]).margin(1e-14));
       double row1 = 0;
       for (int64_t j = 0; j < 3; ++j) row1 += std::abs(grad[3 + j]);
-      if (padding_idx == 1) CHECK(row1 == 0.0);  // looked up three times, no gradient
-      else CHECK(row1 > 0.0);                     // the same lookups without padding do get one
+      if (padding_idx == 1)
+        CHECK(row1 == 0.0);  // looked up three times, no gradient
+      else
+        CHECK(row1 > 0.0);  // the same lookups without padding do get one
     }
   }
 }
@@ -233,7 +234,8 @@ TEST_CASE("float32: every case in every layout matches contiguous copies of its 
         for (size_t i = 0; i < ga.size(); ++i) {
           INFO("gradient of input " << i);
           CHECK(ga[i].defined() == gb[i].defined());
-          if (ga[i].defined() && gb[i].defined()) CHECK(ts::test::max_rel_diff(ga[i], gb[i]) <= 1e-4);
+          if (ga[i].defined() && gb[i].defined())
+            CHECK(ts::test::max_rel_diff(ga[i], gb[i]) <= 1e-4);
         }
       } catch (const std::exception& e) {
         FAIL_CHECK("threw: " << e.what());
