@@ -306,7 +306,7 @@ int cmd_finetune(const Args& a) {
     files.split_seed = o.seed;
     ts::models::TaskEncoding enc;
     enc.seq_len = o.seq_len;
-    enc.qa_mark_question_words = ts::models::qa_marks_question_words(config);
+    enc.qa_mark_question_words = ts::models::qa_should_mark_question_words(config);
     const auto data = ts::models::load_task_files(type, files, tok, enc);
     s = ts::models::finetune(data, task, tok, config, init, o, task_run_options(a));
   } else {

@@ -116,6 +116,10 @@ TaskScore finetune(const TaskData& data, const std::string& task_name,
   const std::string kind = task_type_model_kind(data.type);
   TS_CHECK(!data.split.train.empty(), "finetune {}: the training split is empty", task_name);
   TS_CHECK(!data.split.validation.empty(), "finetune {}: the validation split is empty", task_name);
+  TS_CHECK(!data.qa_marks_question_words || config.type_vocab_size >= 3,
+           "finetune {}: the QA windows mark the question's words (token type 2), but the model "
+           "has type_vocab_size {}; encode without TaskEncoding::qa_mark_question_words",
+           task_name, config.type_vocab_size);
   TS_CHECK(o.body_lr_scale > 0, "finetune: body_lr_scale must be > 0, got {}", o.body_lr_scale);
   TS_CHECK(o.seq_len <= config.max_position, "finetune: seq_len {} exceeds max_position {}",
            o.seq_len, config.max_position);
@@ -165,6 +169,7 @@ TaskScore finetune(const TaskData& data, const std::string& task_name,
     m.labels = run.labels;
     m.seq_len = o.seq_len;
     if (data.type == TaskType::kNer) m.word_pooling = ro.ner_word_pooling;
+    m.qa_marks_question_words = data.qa_marks_question_words;
     write_model_meta(s.weights_path, m);
   }
   s.seconds = since(t0);
@@ -199,7 +204,7 @@ TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
   const PackTask& spec = pack_task(task);
   TaskEncoding enc;
   enc.seq_len = o.seq_len;
-  enc.qa_mark_question_words = qa_marks_question_words(config);
+  enc.qa_mark_question_words = qa_should_mark_question_words(config);
   const TaskData data = load_pack_task(task, data_dir, tok, enc, o.max_train, o.max_eval);
   TaskRunOptions ro = ro_in;
   if (spec.type == TaskType::kClassify && ro.metric.empty()) ro.metric = spec.metric;
@@ -213,6 +218,11 @@ TaskScore evaluate(const std::string& weights, const TaskData& data,
   TS_CHECK(!m.task.empty(), "evaluate: '{}' is a pretrained {} model, not a fine-tuned task model",
            weights, m.kind);
   check_model_meta(m, weights, task_type_model_kind(data.type), nullptr, tok, "evaluate");
+  TS_CHECK(data.type != TaskType::kQa || data.qa_marks_question_words == m.qa_marks_question_words,
+           "evaluate: '{}' was trained on QA windows {} the question's words marked, but the data "
+           "was encoded {} (TaskEncoding::qa_mark_question_words = {})",
+           weights, m.qa_marks_question_words ? "with" : "without",
+           data.qa_marks_question_words ? "with" : "without", m.qa_marks_question_words);
   TaskRunOptions ro;
   ro.ner_word_pooling = m.word_pooling;
   if (data.type == TaskType::kClassify && is_pack_task(m.task))
@@ -278,7 +288,7 @@ TaskScore evaluate_file(const std::string& weights_in, const std::string& test_f
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : std::min<int64_t>(128, m.config.max_position);
   enc.labels = m.labels;
-  enc.qa_mark_question_words = qa_marks_question_words(m.config);
+  enc.qa_mark_question_words = m.qa_marks_question_words;
   TaskFiles files;
   files.train = test_file;  // read with the model's labels; every row is scored
   files.validation = test_file;
@@ -297,7 +307,7 @@ TaskScore evaluate_task(const std::string& weights, const data::BpeTokenizer& to
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : o.seq_len;
   enc.labels = m.labels;
-  enc.qa_mark_question_words = qa_marks_question_words(m.config);
+  enc.qa_mark_question_words = m.qa_marks_question_words;
   const std::string task = m.task;
   TS_CHECK(is_pack_task(task),
            "evaluate_task: '{}' was fine-tuned for '{}', not for a task of "

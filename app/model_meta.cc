@@ -25,6 +25,8 @@ json config_to_json(const ModelConfig& c) {
               {"d_ff", c.d_ff},
               {"dropout", c.dropout},
               {"activation", c.activation},
+              {"type_vocab_size", c.type_vocab_size},
+              {"layer_norm_eps", c.layer_norm_eps},
               {"pad_token_id", c.pad_token_id}};
 }
 
@@ -40,6 +42,9 @@ ModelConfig config_from_json(const json& j) {
   c.dropout = j.at("dropout");
   c.activation = j.at("activation");
   c.pad_token_id = j.at("pad_token_id");
+  // Sidecars written before these were recorded hold models with the defaults.
+  c.type_vocab_size = j.value("type_vocab_size", int64_t{2});
+  c.layer_norm_eps = j.value("layer_norm_eps", 1e-5);
   return c;
 }
 }  // namespace
@@ -66,7 +71,8 @@ void write_model_meta(const std::string& weights, const ModelMeta& m) {
          {"tokenizer_file", m.tokenizer_file},
          {"labels", m.labels},
          {"seq_len", m.seq_len},
-         {"word_pooling", m.word_pooling}};
+         {"word_pooling", m.word_pooling},
+         {"qa_marks_question_words", m.qa_marks_question_words}};
   write_file_atomic(model_meta_path(weights), j.dump(2) + "\n");
 }
 
@@ -89,6 +95,7 @@ ModelMeta read_model_meta(const std::string& weights_path) {
     m.tokenizer_file = j.value("tokenizer_file", std::string());
     m.seq_len = j.value("seq_len", int64_t{0});
     m.word_pooling = j.value("word_pooling", std::string("first"));
+    m.qa_marks_question_words = j.value("qa_marks_question_words", false);
     TS_CHECK(m.word_pooling == "first" || m.word_pooling == "mean",
              "read_model_meta: '{}': word_pooling must be 'first' or 'mean', got '{}'", p,
              m.word_pooling);

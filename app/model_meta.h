@@ -24,6 +24,8 @@ struct ModelMeta {
   int64_t seq_len = 0;              ///< fine-tuning truncation length (0: unknown)
   /// NER: "mean" or "first" (TaskRunOptions::ner_word_pooling; "first" in older sidecars).
   std::string word_pooling = "first";
+  /// QA: trained on windows that mark the context's words of the question (token type 2).
+  bool qa_marks_question_words = false;
 };
 
 /// `config` with `dropout` (a training setting; < 0: unchanged).

@@ -206,7 +206,7 @@ std::vector<std::string> predict_qa(const ModelMeta& m, const std::string& weigh
   qo.max_length = m.seq_len > 8 ? m.seq_len : std::min<int64_t>(192, m.config.max_position);
   qo.stride = qo.max_length / 2;
   qo.max_query_length = std::min<int64_t>(32, qo.max_length / 3);
-  qo.mark_question_words = qa_marks_question_words(m.config);
+  qo.mark_question_words = m.qa_marks_question_words;
   const data::QaDataset ds = data::encode_qa_records(records, tok, qo);
   QaAnswerSelector selector(ds);
   int64_t next = 0;

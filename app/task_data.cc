@@ -123,6 +123,7 @@ TaskData load_one(TaskType type, const std::string& path, const data::BpeTokeniz
       o.max_query_length = std::min<int64_t>(32, seq_len / 3);
       o.mark_question_words = enc.qa_mark_question_words;
       d.qa = std::make_shared<data::QaDataset>(data::load_squad_jsonl(path, tok, o));
+      d.qa_marks_question_words = o.mark_question_words;
       break;
     }
     case TaskType::kTranslation: {
@@ -404,7 +405,7 @@ std::vector<std::string> task_train_texts(const TaskData& d) {
   return out;
 }
 
-bool qa_marks_question_words(const ModelConfig& config) { return config.type_vocab_size >= 3; }
+bool qa_should_mark_question_words(const ModelConfig& config) { return config.type_vocab_size >= 3; }
 
 std::vector<std::string> task_train_texts(const std::string& task, const data::BpeTokenizer& tok,
                                           const std::string& data_dir) {

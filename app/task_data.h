@@ -51,13 +51,13 @@ struct TaskEncoding {
   /// line. Empty: the training file's labels.
   std::vector<std::string> labels;
   /// QA: token type 2 for the context's words of the question (data::QaOptions); set it when the
-  /// model has a third token type (qa_marks_question_words).
+  /// model has a third token type (qa_should_mark_question_words).
   bool qa_mark_question_words = false;
 };
 
 /// Whether QA encodes for a model of `config` mark the question's words in the context: when its
 /// token-type table has a third row (small_config's models do; older checkpoints have two).
-bool qa_marks_question_words(const ModelConfig& config);
+bool qa_should_mark_question_words(const ModelConfig& config);
 
 /// One task's data: every row of its files in one dataset, and which rows are which split.
 /// Exactly the dataset of `type` is set. Row indices: examples for classify / ner / translation,
@@ -69,6 +69,9 @@ struct TaskData {
   std::shared_ptr<data::QaDataset> qa;
   std::shared_ptr<data::ParallelDataset> translation;
   std::shared_ptr<std::vector<std::string>> documents;  ///< generation
+  /// QA: the windows mark the context's words of the question as token type 2
+  /// (TaskEncoding::qa_mark_question_words); the model trained on them records it.
+  bool qa_marks_question_words = false;
   data::SplitIndices split;
   std::vector<std::string> labels() const;  ///< classification labels / NER tags ({} otherwise)
   int64_t rows() const;

@@ -256,4 +256,22 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
     CHECK(ctx.substr(static_cast<size_t>(b), static_cast<size_t>(e - b)) == answer);
   }
   CHECK(nlohmann::json::parse(lines[0]).at("id") == "1");  // no id: the input line number
+  CHECK_FALSE(models::read_model_meta(dir + "/out/model.safetensors").qa_marks_question_words);
+
+  // Marking the question's words in the context (token type 2): recorded in the sidecar, used by
+  // evaluate and predict, and data encoded the other way is refused.
+  enc.qa_mark_question_words = true;
+  const auto marked = models::load_task_files(models::TaskType::kQa, {train}, tok, enc);
+  REQUIRE(marked.qa_marks_question_words);
+  models::finetune(marked, "qa", tok, config, "", tiny_run(dir + "/marked"));
+  const std::string weights = dir + "/marked/model.safetensors";
+  CHECK(models::read_model_meta(weights).qa_marks_question_words);
+  CHECK(models::read_model_meta(weights).config.type_vocab_size == 3);  // the sidecar keeps it
+  CHECK(models::predict(dir + "/marked", input).size() == 2);
+  CHECK(std::isfinite(models::evaluate(weights, marked, tok).score));
+  CHECK_THROWS_WITH(models::evaluate(weights, data, tok), Contains("question's words"));
+  auto narrow = config;
+  narrow.type_vocab_size = 2;
+  CHECK_THROWS_WITH(models::finetune(marked, "qa", tok, narrow, "", tiny_run(dir + "/narrow")),
+                    Contains("type_vocab_size 2"));
 }
