@@ -275,3 +275,37 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
   CHECK_THROWS_WITH(models::finetune(marked, "qa", tok, narrow, "", tiny_run(dir + "/narrow")),
                     Contains("type_vocab_size 2"));
 }
+
+TEST_CASE("dropout is a run setting: a body pretrained without it is fine-tuned with it",
+          "[app]") {
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
+  const std::string train = write(dir, "train.tsv", colour_tsv(60, 0));
+  const auto tok =
+      models::train_tokenizer(models::task_file_texts(models::TaskType::kClassify, train), 300);
+  auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  CHECK(models::with_dropout(config, 0).dropout == 0);
+  CHECK(models::with_dropout(config, -1).dropout == config.dropout);
+  CHECK_THROWS_WITH(models::with_dropout(config, 1.0), Contains("dropout must be in [0, 1)"));
+
+  models::ModelMeta meta;
+  meta.kind = "encoder";
+  meta.config = models::with_dropout(config, 0);
+  meta.tokenizer_fingerprint = models::tokenizer_fingerprint(tok);
+  const std::string weights = write(dir, "w.safetensors", "");
+  CHECK_NOTHROW(models::check_model_meta(meta, weights, "encoder", &config, tok, "test"));
+  auto wider = config;
+  wider.d_model = 64;
+  CHECK_THROWS_WITH(models::check_model_meta(meta, weights, "encoder", &wider, tok, "test"),
+                    Contains("has config"));
+
+  // finetune applies RunOptions::dropout to the model it trains (and records it).
+  auto o = tiny_run(dir + "/out");
+  o.steps = 2;
+  o.dropout = 0.25;
+  models::TaskEncoding enc;
+  enc.seq_len = 32;
+  const auto data = models::load_task_files(models::TaskType::kClassify, {train}, tok, enc);
+  models::finetune(data, "classify", tok, config, "", o);
+  CHECK(models::read_model_meta(dir + "/out/model.safetensors").config.dropout == 0.25);
+}
