@@ -313,10 +313,11 @@ TEST_CASE("T5 span corruption: sentinels, spans, shifted decoder inputs", "[data
   opt.sentinel_ids.resize(3);
   CHECK_THAT(error_of([&] { ts::data::span_corruption(ids, opt, 1, 0); }),
              Catch::Contains("sentinel"));
-  // From a tokenizer that has sentinels.
-  if (have_pack()) {
-    auto o = ts::data::span_corruption_options(pack_tokenizer());
-    CHECK(o.sentinel_ids.size() == 20);
-    CHECK(o.eos_id == pack_tokenizer().token_to_id("[EOS]"));
-  }
+}
+
+TEST_CASE("span corruption options from a tokenizer that has sentinels", "[data][pack]") {
+  TS_SKIP_WITHOUT_PACK();
+  auto o = ts::data::span_corruption_options(pack_tokenizer());
+  CHECK(o.sentinel_ids.size() == 20);
+  CHECK(o.eos_id == pack_tokenizer().token_to_id("[EOS]"));
 }

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/test_util.h"
 #include "taesan/app/tasks.h"
 #include "taesan/data/data.h"
 #include <taesan/taesan.h>
@@ -37,6 +38,7 @@ std::string slurp(const std::string& path) {
 }  // namespace
 
 TEST_CASE("demo --quick writes results for every task", "[demo]") {
+  TS_SKIP_WITHOUT_PACK();
   models::DemoOptions d;
   d.data_dir = TS_DATA_DIR;
   d.out_dir = temp_dir("quick");
@@ -73,6 +75,7 @@ TEST_CASE("demo --quick writes results for every task", "[demo]") {
 }
 
 TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
+  TS_SKIP_WITHOUT_PACK();
   const std::string dir = temp_dir("faults");
   const auto texts = models::pretraining_texts(TS_DATA_DIR, 300);
   const auto tok = models::train_tokenizer(texts, 600);
@@ -165,6 +168,7 @@ TEST_CASE("bad input to the pipelines is a clear ts::Error", "[demo]") {
 }
 
 TEST_CASE("domain-adaptive pretraining text comes from the training splits only", "[demo]") {
+  TS_SKIP_WITHOUT_PACK();
   const auto tok = models::train_tokenizer(models::pretraining_texts(TS_DATA_DIR, 300), 600);
   // The spam file's held-out rows (the same 80/10/10 split finetune() uses) never appear.
   const auto all = ts::data::read_tsv(std::string(TS_DATA_DIR) + "/en_sms_spam.tsv", {});

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/test_util.h"
 #include "dist/worker/toy_training.h"
 
 namespace dist_test {
@@ -35,13 +36,11 @@ inline const std::string kLauncher = TS_TAESAN_RUN;
 inline const std::string kLauncher = "";
 #endif
 
-/// Returns from the calling TEST_CASE, with a warning, when taesan-run was not built.
-#define TS_SKIP_WITHOUT_LAUNCHER()                                    \
-  do {                                                                \
-    if (::dist_test::kLauncher.empty()) {                             \
-      WARN("SKIPPED: taesan-run is not built (TS_BUILD_EXAMPLES=OFF)"); \
-      return;                                                         \
-    }                                                                 \
+/// Skips the calling TEST_CASE (TS_SKIP) when taesan-run was not built.
+#define TS_SKIP_WITHOUT_LAUNCHER()                                            \
+  do {                                                                        \
+    if (::dist_test::kLauncher.empty())                                       \
+      TS_SKIP("taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");             \
   } while (false)
 
 /// A fresh directory under /tmp, removed with its contents at the end of the scope.
