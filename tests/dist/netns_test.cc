@@ -74,7 +74,7 @@ TEST_CASE("ddp: two machines (network namespaces + veth), Redis rendezvous", "[d
               {{"TS_DIST_CONNECT_TIMEOUT", "15"}, {"TS_DIST_TIMEOUT", "15"}},
               dir / ("node" + std::to_string(node) + ".log"), guard));
   for (int node = 0; node < 2; ++node) {
-    const Exit e = wait_for(nodes[node], 30, guard);
+    const Exit e = wait_for(nodes[node], guard);
     INFO("node " << node << ": " << read_file(dir / ("node" + std::to_string(node) + ".log"))
                  << "\nredis: " << read_file(dir / "redis.log"));
     REQUIRE(!e.timed_out);
