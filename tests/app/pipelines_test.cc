@@ -283,8 +283,8 @@ TEST_CASE("body_lr_scale: a pretrained body moves at its own learning rate", "[a
     o.eval_every = 0;
     o.warmup_ratio = 0;
     o.body_lr_scale = scale;
-    return ts::safetensors::load(models::finetune(data, "classify", tok, config, pre.weights_path, o)
-                                     .weights_path);
+    return ts::safetensors::load(
+        models::finetune(data, "classify", tok, config, pre.weights_path, o).weights_path);
   };
   const auto init = ts::safetensors::load(pre.weights_path);
   const auto full = finetuned(1.0, "full"), quarter = finetuned(0.25, "quarter");
@@ -296,7 +296,8 @@ TEST_CASE("body_lr_scale: a pretrained body moves at its own learning rate", "[a
     if (name.rfind("body.", 0) == 0) {
       const ts::Tensor before = init.find(name);
       if (!before.defined()) continue;  // not in the checkpoint
-      const auto b = before.to_vector<double>(), f = t.to_vector<double>(), g = q.to_vector<double>();
+      const auto b = before.to_vector<double>(), f = t.to_vector<double>(),
+                 g = q.to_vector<double>();
       double moved = 0, off = 0;
       for (size_t i = 0; i < b.size(); ++i) {
         moved = std::max(moved, std::abs(f[i] - b[i]));

@@ -44,22 +44,22 @@ inline bool skips_forbidden() {
 /// Ends the calling TEST_CASE as skipped, naming the missing prerequisite (`reason` is streamed,
 /// as in INFO); under TS_TEST_NO_SKIP=1 it fails instead. Call it before the test's first check:
 /// CTest reports the whole test as skipped once the marker is printed.
-#define TS_SKIP(reason)                                                                    \
-  do {                                                                                     \
-    if (::taesan::test::skips_forbidden())                                                 \
-      FAIL("prerequisite missing and TS_TEST_NO_SKIP=1: " << reason);                      \
-    WARN(TS_SKIP_MARKER ": " << reason);                                                   \
-    return;                                                                                \
+#define TS_SKIP(reason)                                               \
+  do {                                                                \
+    if (::taesan::test::skips_forbidden())                            \
+      FAIL("prerequisite missing and TS_TEST_NO_SKIP=1: " << reason); \
+    WARN(TS_SKIP_MARKER ": " << reason);                              \
+    return;                                                           \
   } while (false)
 
 /// True when the dataset pack exists.
 inline bool pack_exists() { return std::filesystem::exists(data_file("README.md")); }
 
 /// Skips the calling TEST_CASE (TS_SKIP) when the dataset pack is missing.
-#define TS_SKIP_WITHOUT_PACK()                                                             \
-  do {                                                                                     \
-    if (!::taesan::test::pack_exists())                                                    \
-      TS_SKIP("dataset pack not found at " << ::taesan::test::data_dir());                 \
+#define TS_SKIP_WITHOUT_PACK()                                             \
+  do {                                                                     \
+    if (!::taesan::test::pack_exists())                                    \
+      TS_SKIP("dataset pack not found at " << ::taesan::test::data_dir()); \
   } while (false)
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.

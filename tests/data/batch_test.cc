@@ -349,7 +349,8 @@ TEST_CASE("masked-LM masking follows non-default probability and fractions", "[d
                            .mask_fraction = 0.5,
                            .random_fraction = 0.3};
   std::vector<int64_t> ids;
-  for (int64_t i = 0; i < 100000; ++i) ids.push_back(i % 50 == 0 ? 2 : 5 + (i * 7919) % (vocab - 5));
+  for (int64_t i = 0; i < 100000; ++i)
+    ids.push_back(i % 50 == 0 ? 2 : 5 + (i * 7919) % (vocab - 5));
   const Example m = ts::data::mask_tokens(ids, opt, /*seed=*/12, /*stream=*/0);
   int64_t selected = 0, masked = 0, random = 0, kept = 0, candidates = 0;
   for (size_t i = 0; i < ids.size(); ++i) {

@@ -1,7 +1,8 @@
 // The demo end to end (--quick, on the dataset pack) and its fault handling: results.json with one
-// object per task, scores above floors a broken pipeline misses, results.md, logs and charts; clear errors for a missing
-// dataset, a tokenizer or config that does not match a checkpoint, a task/model mismatch; the
-// domain-adaptive text; the causal-LM warm start of the translation encoder-decoder.
+// object per task, scores above floors a broken pipeline misses, results.md, logs and charts; clear
+// errors for a missing dataset, a tokenizer or config that does not match a checkpoint, a
+// task/model mismatch; the domain-adaptive text; the causal-LM warm start of the translation
+// encoder-decoder.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>

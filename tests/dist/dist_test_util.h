@@ -37,10 +37,10 @@ inline const std::string kLauncher = "";
 #endif
 
 /// Skips the calling TEST_CASE (TS_SKIP) when taesan-run was not built.
-#define TS_SKIP_WITHOUT_LAUNCHER()                                            \
-  do {                                                                        \
-    if (::dist_test::kLauncher.empty())                                       \
-      TS_SKIP("taesan-run is not built (TS_BUILD_EXAMPLES=OFF)");             \
+#define TS_SKIP_WITHOUT_LAUNCHER()                                \
+  do {                                                            \
+    if (::dist_test::kLauncher.empty())                           \
+      TS_SKIP("taesan-run is not built (TS_BUILD_EXAMPLES=OFF)"); \
   } while (false)
 
 /// A fresh directory under /tmp, removed with its contents at the end of the scope.

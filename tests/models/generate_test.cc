@@ -38,15 +38,16 @@ models::ModelConfig tiny_vocab_config() {
 
 /// log softmax of the logits at the last position of a full (uncached) forward pass, in double.
 std::vector<double> next_log_probs(models::DecoderModel& m, const std::vector<int64_t>& seq) {
-  ts::Tensor logits = m.forward(ts::from_vector<int64_t>(seq, {1, static_cast<int64_t>(seq.size())}));
+  ts::Tensor logits =
+      m.forward(ts::from_vector<int64_t>(seq, {1, static_cast<int64_t>(seq.size())}));
   return ts::log_softmax(logits.slice(1, -1, logits.size(1)).reshape({-1}).to(ts::kFloat64), 0)
       .to_vector<double>();
 }
 std::vector<double> next_log_probs(models::EncoderDecoderModel& m, const std::vector<int64_t>& src,
                                    const std::vector<int64_t>& tgt) {
-  ts::Tensor logits = m.forward(ts::from_vector<int64_t>(src, {1, static_cast<int64_t>(src.size())}),
-                                ts::Tensor(),
-                                ts::from_vector<int64_t>(tgt, {1, static_cast<int64_t>(tgt.size())}));
+  ts::Tensor logits =
+      m.forward(ts::from_vector<int64_t>(src, {1, static_cast<int64_t>(src.size())}), ts::Tensor(),
+                ts::from_vector<int64_t>(tgt, {1, static_cast<int64_t>(tgt.size())}));
   return ts::log_softmax(logits.slice(1, -1, logits.size(1)).reshape({-1}).to(ts::kFloat64), 0)
       .to_vector<double>();
 }
@@ -57,7 +58,8 @@ std::vector<std::pair<double, std::vector<int64_t>>> all_continuations(
     int64_t vocab, int64_t steps, int64_t eos,
     const std::function<std::vector<double>(const std::vector<int64_t>&)>& log_probs) {
   std::vector<std::pair<double, std::vector<int64_t>>> out;
-  std::function<void(std::vector<int64_t>&, double)> grow = [&](std::vector<int64_t>& seq, double score) {
+  std::function<void(std::vector<int64_t>&, double)> grow = [&](std::vector<int64_t>& seq,
+                                                                double score) {
     if (static_cast<int64_t>(seq.size()) == steps || (!seq.empty() && seq.back() == eos)) {
       out.push_back({score, seq});
       return;
@@ -76,20 +78,23 @@ std::vector<std::pair<double, std::vector<int64_t>>> all_continuations(
 
 /// The best continuation, requiring a clear margin over the second (float32 logits of the cached
 /// and the full passes differ in the last bits).
-std::vector<int64_t> best_of(std::vector<std::pair<double, std::vector<int64_t>>> all, double& margin) {
+std::vector<int64_t> best_of(std::vector<std::pair<double, std::vector<int64_t>>> all,
+                             double& margin) {
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   margin = all[0].first - all[1].first;
   return all[0].second;
 }
 
 /// Sampling probabilities that generate() must follow: softmax(logits / temperature) over the
-/// top_k most likely tokens (0: all), cut to the smallest prefix whose mass reaches top_p, renormalized.
-std::vector<double> truncated_distribution(std::vector<double> logits, double temperature, int64_t top_k,
-                                           double top_p) {
+/// top_k most likely tokens (0: all), cut to the smallest prefix whose mass reaches top_p,
+/// renormalized.
+std::vector<double> truncated_distribution(std::vector<double> logits, double temperature,
+                                           int64_t top_k, double top_p) {
   for (double& l : logits) l /= temperature;
   std::vector<size_t> order(logits.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return logits[a] > logits[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return logits[a] > logits[b]; });
   const double mx = logits[order[0]];
   double z = 0;
   for (double l : logits) z += std::exp(l - mx);
@@ -252,9 +257,10 @@ TEST_CASE("beam search with an end token equals the exhaustive search (length_pe
     }
     if (margin < 1e-4) continue;
     INFO("seed " << seed);
-    CHECK(models::generate(m, prompt,
-                           {.max_new_tokens = 3, .num_beams = 27, .length_penalty = 0.0,
-                            .eos_token_id = 3}) == best);
+    CHECK(models::generate(
+              m, prompt,
+              {.max_new_tokens = 3, .num_beams = 27, .length_penalty = 0.0, .eos_token_id = 3}) ==
+          best);
     ++checked;
   }
   CHECK(checked >= 2);
@@ -288,7 +294,8 @@ TEST_CASE("encoder-decoder beam search finds the exhaustive search's best target
   CHECK(greedy_differs > 0);
 }
 
-TEST_CASE("top-k, top-p and temperature sample from the truncated distribution", "[generate][exact]") {
+TEST_CASE("top-k, top-p and temperature sample from the truncated distribution",
+          "[generate][exact]") {
   ts::manual_seed(24);
   models::DecoderModel m(config());
   m.eval();
@@ -328,13 +335,15 @@ TEST_CASE("the repetition penalty follows CTRL's rule at every step", "[generate
   models::DecoderModel m(config());
   const std::vector<int64_t> prompt = {3, 9, 4, 9};
   const double penalty = 1.8;
-  const auto out = models::generate(m, prompt, {.max_new_tokens = 8, .repetition_penalty = penalty});
+  const auto out =
+      models::generate(m, prompt, {.max_new_tokens = 8, .repetition_penalty = penalty});
   REQUIRE(out.size() == 8);
   m.eval();
   ts::NoGradGuard ng;
   std::vector<int64_t> seq = prompt;
   for (int64_t got : out) {
-    ts::Tensor logits = m.forward(ts::from_vector<int64_t>(seq, {1, static_cast<int64_t>(seq.size())}));
+    ts::Tensor logits =
+        m.forward(ts::from_vector<int64_t>(seq, {1, static_cast<int64_t>(seq.size())}));
     auto l = logits.slice(1, -1, logits.size(1)).reshape({-1}).to(ts::kFloat64).to_vector<double>();
     std::vector<bool> seen(l.size(), false);
     for (int64_t t : seq) seen[static_cast<size_t>(t)] = true;

@@ -23,7 +23,8 @@ Tensor fixed_logits(const ts::Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   std::vector<double> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = 2.0 * std::sin(0.7 * i + 0.3) + 0.1 * i;
+  for (int64_t i = 0; i < n; ++i)
+    v[static_cast<size_t>(i)] = 2.0 * std::sin(0.7 * i + 0.3) + 0.1 * i;
   return ts::from_vector<double>(v, shape);
 }
 
@@ -231,8 +232,8 @@ TEST_CASE("causal_lm_loss: logits at t score the token at t + 1, exactly", "[hea
   gpt.eval();
   const Tensor lg = gpt.forward(ids()).to(ts::kFloat64);
   const auto fixture_ids = ids().to_vector<int64_t>();
-  const std::vector<std::vector<int64_t>> rows = {
-      {fixture_ids.begin(), fixture_ids.begin() + 5}, {fixture_ids.begin() + 5, fixture_ids.end()}};
+  const std::vector<std::vector<int64_t>> rows = {{fixture_ids.begin(), fixture_ids.begin() + 5},
+                                                  {fixture_ids.begin() + 5, fixture_ids.end()}};
   CHECK(models::causal_lm_loss(gpt.forward(ids()), ids()).item<float>() ==
         Approx(shifted_nll(lg, rows, 1)).epsilon(1e-5));
 }

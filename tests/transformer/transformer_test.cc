@@ -171,7 +171,8 @@ TEST_CASE("memory_is_causal masks the memory as a causal memory_mask does", "[tr
   nn::TransformerDecoderLayer layer(4, 2, 8, {.dropout = 0.0});
   layer.eval();
   const Tensor tgt = ts::randn({2, 4, 4}), memory = ts::randn({2, 4, 4});
-  const Tensor causal = ts::gt(ts::arange(4).unsqueeze(0), ts::arange(4).unsqueeze(1));  // true above the diagonal
+  const Tensor causal =
+      ts::gt(ts::arange(4).unsqueeze(0), ts::arange(4).unsqueeze(1));  // true above the diagonal
   const Tensor with_flag = layer.forward(tgt, memory, {.memory_is_causal = true});
   const Tensor with_mask = layer.forward(tgt, memory, {.memory_mask = causal});
   const Tensor unmasked = layer.forward(tgt, memory);
