@@ -100,7 +100,7 @@ const std::map<std::string, bool> kRunFlags = {
     {"data", true},        {"out", true},       {"name", true},   {"steps", true},
     {"batch", true},       {"seq-len", true},   {"lr", true},     {"seed", true},
     {"threads", true},     {"tokenizer", true}, {"resume", true}, {"max-train", true},
-    {"time-budget", true}, {"patience", true},  {"quiet", false}};
+    {"time-budget", true}, {"patience", true},  {"quiet", false},  {"dropout", true}};
 
 const char* kRunHelp =
     "  --data DIR         dataset pack (default ../shared/data)\n"
@@ -109,6 +109,8 @@ const char* kRunHelp =
     "  --steps N --batch N --seq-len N --lr X --seed N --patience N\n"
     "  --max-train N      use at most N training examples\n"
     "  --time-budget S    stop training after S seconds\n"
+    "  --dropout X        dropout while training (default: pretrain the config's, 0.1 for a\n"
+    "                     new config; finetune 0.1)\n"
     "  --resume FILE      continue from <name>.ckpt.safetensors (same settings)\n"
     "  --threads N        worker threads (default 2; under taesan-run: cores / local ranks)\n"
     "  --quiet            no progress output\n";
@@ -126,6 +128,7 @@ ts::models::RunOptions run_options(const Args& a, const std::string& name, int64
   o.max_train = a.num("max-train", 0);
   o.time_budget_seconds = a.real("time-budget", 0);
   o.resume_from = a.str("resume");
+  o.dropout = a.real("dropout", -1);
   o.verbose = !a.has("quiet") && ts::dist::is_main_process();  // under taesan-run: rank 0 talks
   // Under taesan-run the machine's cores are shared by its ranks.
   const auto env = ts::dist::DistEnv::from_env();
@@ -193,6 +196,7 @@ int cmd_pretrain(const Args& a) {
 ts::models::TaskRunOptions task_run_options(const Args& a) {
   ts::models::TaskRunOptions ro;
   ro.ner_tag_weight_power = a.real("tag-weight-power", ro.ner_tag_weight_power);
+  if (a.has("word-pooling")) ro.ner_word_pooling = a.str("word-pooling");
   ro.metric = a.str("metric");
   return ro;
 }
@@ -216,6 +220,7 @@ ts::models::RunOptions finetune_options(const Args& a, ts::models::TaskType type
   o.time_budget_seconds = a.real("time-budget", o.time_budget_seconds);
   o.eval_every = a.num("eval-every", -1);
   o.body_lr_scale = a.real("body-lr-scale", 1.0);
+  o.dropout = a.real("dropout", o.dropout);
   return o;
 }
 
@@ -254,6 +259,8 @@ int cmd_finetune(const Args& a) {
         "  --eval-every N  steps between validations (default: twice per epoch)\n"
         "  --metric accuracy|macro-F1  classify's metric (default accuracy)\n"
         "  --tag-weight-power X  ner: weigh tags by (count(O) / count(tag))^X (default 0.5)\n"
+        "  --word-pooling mean|first  ner: a word's tag from the mean of its tokens' logits\n"
+        "                (default) or from its first token's\n"
         "  --body-lr-scale X  learning-rate multiplier of the pretrained body (default 1)\n"
         "Training defaults per task type: see default_finetune_options in app/finetune.cc;\n"
         "--steps is a cap, --patience counts validations without improvement (default 6).\n%s",
@@ -299,6 +306,7 @@ int cmd_finetune(const Args& a) {
     files.split_seed = o.seed;
     ts::models::TaskEncoding enc;
     enc.seq_len = o.seq_len;
+    enc.qa_mark_question_words = ts::models::qa_marks_question_words(config);
     const auto data = ts::models::load_task_files(type, files, tok, enc);
     s = ts::models::finetune(data, task, tok, config, init, o, task_run_options(a));
   } else {
@@ -482,7 +490,8 @@ int run_cli(int argc, char** argv) {
                     {"layers", true},
                     {"eval-every", true},
                     {"metric", true},
-                    {"tag-weight-power", true}});
+                    {"tag-weight-power", true},
+                    {"word-pooling", true}});
       return cmd_finetune(Args(argc, argv, 2, flags));
     }
     if (cmd == "evaluate") {

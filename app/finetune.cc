@@ -81,6 +81,7 @@ RunOptions default_finetune_options(TaskType type, bool pretrained) {
   o.patience = 6;               // evaluations (each about half an epoch) without improvement
   o.time_budget_seconds = 900;  // a cap, not a target: runs usually stop on patience first
   o.lr = pretrained ? 5e-4 : 1e-3;
+  o.dropout = 0.1;
   switch (type) {
     case TaskType::kClassify:
       o.steps = 4000;
@@ -107,10 +108,11 @@ RunOptions default_finetune_options(TaskType type, bool pretrained) {
 }
 
 TaskScore finetune(const TaskData& data, const std::string& task_name,
-                   const data::BpeTokenizer& tok, const ModelConfig& config,
+                   const data::BpeTokenizer& tok, const ModelConfig& config_in,
                    const std::string& init_weights, const RunOptions& o,
                    const TaskRunOptions& ro_in) {
   const auto t0 = Clock::now();
+  const ModelConfig config = with_dropout(config_in, o.dropout);
   const std::string kind = task_type_model_kind(data.type);
   TS_CHECK(!data.split.train.empty(), "finetune {}: the training split is empty", task_name);
   TS_CHECK(!data.split.validation.empty(), "finetune {}: the validation split is empty", task_name);
@@ -162,6 +164,7 @@ TaskScore finetune(const TaskData& data, const std::string& task_name,
     m.tokenizer_file = "tokenizer.json";
     m.labels = run.labels;
     m.seq_len = o.seq_len;
+    if (data.type == TaskType::kNer) m.word_pooling = ro.ner_word_pooling;
     write_model_meta(s.weights_path, m);
   }
   s.seconds = since(t0);
@@ -196,6 +199,7 @@ TaskScore finetune(const std::string& task, const data::BpeTokenizer& tok,
   const PackTask& spec = pack_task(task);
   TaskEncoding enc;
   enc.seq_len = o.seq_len;
+  enc.qa_mark_question_words = qa_marks_question_words(config);
   const TaskData data = load_pack_task(task, data_dir, tok, enc, o.max_train, o.max_eval);
   TaskRunOptions ro = ro_in;
   if (spec.type == TaskType::kClassify && ro.metric.empty()) ro.metric = spec.metric;
@@ -210,6 +214,7 @@ TaskScore evaluate(const std::string& weights, const TaskData& data,
            weights, m.kind);
   check_model_meta(m, weights, task_type_model_kind(data.type), nullptr, tok, "evaluate");
   TaskRunOptions ro;
+  ro.ner_word_pooling = m.word_pooling;
   if (data.type == TaskType::kClassify && is_pack_task(m.task))
     ro.metric = pack_task(m.task).metric;
   // A model is built over training rows; evaluation needs none, so give it the scored ones.
@@ -273,6 +278,7 @@ TaskScore evaluate_file(const std::string& weights_in, const std::string& test_f
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : std::min<int64_t>(128, m.config.max_position);
   enc.labels = m.labels;
+  enc.qa_mark_question_words = qa_marks_question_words(m.config);
   TaskFiles files;
   files.train = test_file;  // read with the model's labels; every row is scored
   files.validation = test_file;
@@ -291,6 +297,7 @@ TaskScore evaluate_task(const std::string& weights, const data::BpeTokenizer& to
   TaskEncoding enc;
   enc.seq_len = m.seq_len > 0 ? m.seq_len : o.seq_len;
   enc.labels = m.labels;
+  enc.qa_mark_question_words = qa_marks_question_words(m.config);
   const std::string task = m.task;
   TS_CHECK(is_pack_task(task),
            "evaluate_task: '{}' was fine-tuned for '{}', not for a task of "

@@ -44,6 +44,14 @@ ModelConfig config_from_json(const json& j) {
 }
 }  // namespace
 
+ModelConfig with_dropout(ModelConfig config, double dropout) {
+  if (dropout >= 0) {
+    TS_CHECK(dropout < 1, "with_dropout: dropout must be in [0, 1), got {}", dropout);
+    config.dropout = dropout;
+  }
+  return config;
+}
+
 std::string model_meta_path(const std::string& weights) {
   fs::path p(weights);
   p.replace_extension(".json");
@@ -57,7 +65,8 @@ void write_model_meta(const std::string& weights, const ModelMeta& m) {
          {"tokenizer_fingerprint", m.tokenizer_fingerprint},
          {"tokenizer_file", m.tokenizer_file},
          {"labels", m.labels},
-         {"seq_len", m.seq_len}};
+         {"seq_len", m.seq_len},
+         {"word_pooling", m.word_pooling}};
   write_file_atomic(model_meta_path(weights), j.dump(2) + "\n");
 }
 
@@ -79,6 +88,10 @@ ModelMeta read_model_meta(const std::string& weights_path) {
     m.labels = j.at("labels").get<std::vector<std::string>>();
     m.tokenizer_file = j.value("tokenizer_file", std::string());
     m.seq_len = j.value("seq_len", int64_t{0});
+    m.word_pooling = j.value("word_pooling", std::string("first"));
+    TS_CHECK(m.word_pooling == "first" || m.word_pooling == "mean",
+             "read_model_meta: '{}': word_pooling must be 'first' or 'mean', got '{}'", p,
+             m.word_pooling);
     return m;
   } catch (const json::exception& e) {
     fail("read_model_meta: '{}' is not a valid model sidecar: {}", p, e.what());
@@ -107,7 +120,7 @@ void check_model_meta(const ModelMeta& m, const std::string& weights, const std:
            "tokenizer, vocab {}); pass the tokenizer.json saved with it",
            who, weights, m.tokenizer_fingerprint, tokenizer_fingerprint(tok), tok.vocab_size());
   if (config)
-    TS_CHECK(config_to_json(m.config) == config_to_json(*config),
+    TS_CHECK(config_to_json(with_dropout(m.config, 0)) == config_to_json(with_dropout(*config, 0)),
              "{}: '{}' has config [{}], but the model to build has [{}]", who, weights,
              m.config.to_string(), config->to_string());
 }

@@ -22,7 +22,12 @@ struct ModelMeta {
   std::string tokenizer_file;
   std::vector<std::string> labels;  ///< classification / NER labels
   int64_t seq_len = 0;              ///< fine-tuning truncation length (0: unknown)
+  /// NER: "mean" or "first" (TaskRunOptions::ner_word_pooling; "first" in older sidecars).
+  std::string word_pooling = "first";
 };
+
+/// `config` with `dropout` (a training setting; < 0: unchanged).
+ModelConfig with_dropout(ModelConfig config, double dropout);
 
 /// `<weights without .safetensors>.json`.
 std::string model_meta_path(const std::string& weights_path);

@@ -146,7 +146,10 @@ std::vector<std::string> predict_ner(const ModelMeta& m, const std::string& weig
   std::vector<std::string> out;
   size_t next = 0;
   for (const auto& b : eval_batches(ds.examples, kBatch, m.config.pad_token_id)) {
-    const Tensor logits = model.forward(b.input_ids, b.attention_mask).contiguous();
+    Tensor logits = model.forward(b.input_ids, b.attention_mask);
+    if (m.word_pooling == "mean")
+      logits = mean_over_word_pieces(logits, b.labels, b.attention_mask);
+    logits = logits.contiguous();
     const auto v = logits.to_vector<float>();
     const int64_t T = logits.size(1);
     for (int64_t j = 0; j < logits.size(0); ++j, ++next) {
@@ -203,6 +206,7 @@ std::vector<std::string> predict_qa(const ModelMeta& m, const std::string& weigh
   qo.max_length = m.seq_len > 8 ? m.seq_len : std::min<int64_t>(192, m.config.max_position);
   qo.stride = qo.max_length / 2;
   qo.max_query_length = std::min<int64_t>(32, qo.max_length / 3);
+  qo.mark_question_words = qa_marks_question_words(m.config);
   const data::QaDataset ds = data::encode_qa_records(records, tok, qo);
   QaAnswerSelector selector(ds);
   int64_t next = 0;

@@ -161,14 +161,16 @@ ModelConfig small_config(int64_t vocab_size, int64_t d_model, int64_t num_layers
   c.num_decoder_layers = num_layers;
   c.d_ff = 4 * d_model;
   c.dropout = 0.1;
+  c.type_vocab_size = 3;  // QA: question, context, context word of the question
   c.pad_token_id = 0;
   return c;
 }
 
 PretrainResult pretrain(const std::string& objective, const data::BpeTokenizer& tok,
-                        const std::vector<std::string>& texts, const ModelConfig& config,
+                        const std::vector<std::string>& texts, const ModelConfig& config_in,
                         const RunOptions& o) {
   const auto t0 = Clock::now();
+  const ModelConfig config = with_dropout(config_in, o.dropout);
   const std::string kind = task_model_kind(objective);
   TS_CHECK(objective == "mlm" || objective == "rtd" || objective == "clm" || objective == "span",
            "pretrain: objective must be mlm, rtd, clm or span, got '{}'", objective);

@@ -24,6 +24,10 @@ struct RunOptions {
   double body_lr_scale = 1.0;
   /// Masked LM / replaced-token detection: the fraction of tokens selected for masking.
   double mask_probability = 0.15;
+  /// Dropout of the model trained (replaces the config's; -1: the config's). Dropout is a
+  /// training setting, not part of the architecture: a body pretrained without dropout is
+  /// fine-tuned with it (and check_model_meta ignores it).
+  double dropout = -1;
   double warmup_ratio = 0.06;  ///< linear warmup as a fraction of the steps (then cosine decay)
   /// Label smoothing of the sequence-to-sequence loss (translation); 0: plain cross entropy.
   double label_smoothing = 0.0;

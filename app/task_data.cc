@@ -92,7 +92,9 @@ std::vector<int64_t> range(std::pair<int64_t, int64_t> r) {
 
 /// Reads one file of a task; `labels` fixes the label set (empty: the file's own).
 TaskData load_one(TaskType type, const std::string& path, const data::BpeTokenizer& tok,
-                  int64_t seq_len, const std::vector<std::string>& labels) {
+                  const TaskEncoding& enc) {
+  const int64_t seq_len = enc.seq_len;
+  const std::vector<std::string>& labels = enc.labels;
   TS_CHECK(fs::exists(path), "load_task_files: file '{}' does not exist", path);
   TaskData d;
   d.type = type;
@@ -119,6 +121,7 @@ TaskData load_one(TaskType type, const std::string& path, const data::BpeTokeniz
       o.max_length = seq_len;
       o.stride = seq_len / 2;
       o.max_query_length = std::min<int64_t>(32, seq_len / 3);
+      o.mark_question_words = enc.qa_mark_question_words;
       d.qa = std::make_shared<data::QaDataset>(data::load_squad_jsonl(path, tok, o));
       break;
     }
@@ -206,10 +209,11 @@ TaskData load_task_files(TaskType type, const TaskFiles& files, const data::BpeT
                          const TaskEncoding& enc) {
   TS_CHECK(!files.train.empty(), "load_task_files: a training file is required");
   TS_CHECK(enc.seq_len >= 8, "load_task_files: seq_len must be >= 8, got {}", enc.seq_len);
-  TaskData d = load_one(type, files.train, tok, enc.seq_len, enc.labels);
+  TaskData d = load_one(type, files.train, tok, enc);
   // The label set is the training file's (or the fixed one): a label that only the validation or
   // test file has is an error naming its file and line.
-  const std::vector<std::string> labels = enc.labels.empty() ? d.labels() : enc.labels;
+  TaskEncoding fixed = enc;
+  if (fixed.labels.empty()) fixed.labels = d.labels();
   const int64_t n_train = d.rows();
   if (files.validation.empty()) {
     TS_CHECK(files.validation_fraction > 0 && files.validation_fraction < 1,
@@ -223,10 +227,10 @@ TaskData load_task_files(TaskType type, const TaskFiles& files, const data::BpeT
   } else {
     d.split.train = range({0, n_train});
     d.split.validation =
-        range(append(d, load_one(type, files.validation, tok, enc.seq_len, labels)));
+        range(append(d, load_one(type, files.validation, tok, fixed)));
   }
   if (!files.test.empty())
-    d.split.test = range(append(d, load_one(type, files.test, tok, enc.seq_len, labels)));
+    d.split.test = range(append(d, load_one(type, files.test, tok, fixed)));
   return d;
 }
 
@@ -318,7 +322,7 @@ TaskData load_pack_task(const std::string& name, const std::string& dir,
           data::load_classification_tsv(path, tok, co));
     }
   } else {
-    d = load_one(spec.type, path, tok, enc.seq_len, enc.labels);
+    d = load_one(spec.type, path, tok, enc);
   }
   d.split = data::split_indices(d.rows(), 0.1, 0.1, 20240);
   // Subsample the training rows at random (fixed) rather than taking the file's first ones.
@@ -399,6 +403,8 @@ std::vector<std::string> task_train_texts(const TaskData& d) {
   }
   return out;
 }
+
+bool qa_marks_question_words(const ModelConfig& config) { return config.type_vocab_size >= 3; }
 
 std::vector<std::string> task_train_texts(const std::string& task, const data::BpeTokenizer& tok,
                                           const std::string& data_dir) {

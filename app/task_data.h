@@ -15,6 +15,7 @@
 #include "taesan/data/parallel_text.h"
 #include "taesan/data/qa.h"
 #include "taesan/data/split.h"
+#include "taesan/models/config.h"
 
 namespace taesan::models {
 
@@ -49,7 +50,14 @@ struct TaskEncoding {
   /// Fixed labels (a model being evaluated): a label outside them is an error naming file and
   /// line. Empty: the training file's labels.
   std::vector<std::string> labels;
+  /// QA: token type 2 for the context's words of the question (data::QaOptions); set it when the
+  /// model has a third token type (qa_marks_question_words).
+  bool qa_mark_question_words = false;
 };
+
+/// Whether QA encodes for a model of `config` mark the question's words in the context: when its
+/// token-type table has a third row (small_config's models do; older checkpoints have two).
+bool qa_marks_question_words(const ModelConfig& config);
 
 /// One task's data: every row of its files in one dataset, and which rows are which split.
 /// Exactly the dataset of `type` is set. Row indices: examples for classify / ner / translation,

@@ -25,6 +25,10 @@ struct TaskRunOptions {
   /// NER: weigh each tag by (count(most frequent tag) / count(tag))^power on the training rows
   /// (0: plain cross entropy).
   double ner_tag_weight_power = 0.5;
+  /// NER: how a word's tokens give its tag, in training and decoding: "mean" (the mean of the
+  /// word's token logits, train/decoding.h mean_over_word_pieces) or "first" (its first token's,
+  /// the convention of Hugging Face's run_ner).
+  std::string ner_word_pooling = "mean";
   std::string metric;  ///< classify: "accuracy" (default) or "macro-F1"
 };
 

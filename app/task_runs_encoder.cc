@@ -65,6 +65,9 @@ TaskRun build_ner_run(const TaskData& d, const ModelConfig& config, const TaskRu
   auto ds = d.ner;
   const int64_t nl = ds->labels.size();
   auto model = std::make_shared<TokenClassifier>(config, nl);
+  TS_CHECK(o.ner_word_pooling == "mean" || o.ner_word_pooling == "first",
+           "build_ner_run: word pooling must be 'mean' or 'first', got '{}'", o.ner_word_pooling);
+  const bool mean_pool = o.ner_word_pooling == "mean";
   auto batcher = std::make_shared<StepBatcher>(data::select(ds->examples, d.split.train),
                                                o.batch_size, o.seed, config.pad_token_id);
   TaskRun r;
@@ -86,19 +89,21 @@ TaskRun build_ner_run(const TaskData& d, const ModelConfig& config, const TaskRu
       w.push_back(static_cast<float>(std::pow(most / c, o.ner_tag_weight_power)));
     class_weights = from_vector(w, {nl});
   }
-  r.step = [model, batcher, class_weights](int64_t i) {
+  r.step = [model, batcher, class_weights, mean_pool](int64_t i) {
     data::Batch b = batcher->get(i);
-    return StepOutput{
-        model->loss(model->forward(b.input_ids, b.attention_mask), b.labels, class_weights),
-        count_tokens(b)};
+    Tensor logits = model->forward(b.input_ids, b.attention_mask);
+    if (mean_pool) logits = mean_over_word_pieces(logits, b.labels, b.attention_mask);
+    return StepOutput{model->loss(logits, b.labels, class_weights), count_tokens(b)};
   };
   const int64_t pad = config.pad_token_id;
-  r.score = [model, ds, nl, pad](const std::vector<int64_t>& rows) {
+  r.score = [model, ds, nl, pad, mean_pool](const std::vector<int64_t>& rows) {
     std::vector<std::vector<std::string>> pred, gold;
     const auto batches = eval_batches(ds->examples, rows, kEvalBatch, pad);
     size_t next = 0;
     for (const auto& b : batches) {
-      const Tensor logits = model->forward(b.input_ids, b.attention_mask).contiguous();
+      Tensor logits = model->forward(b.input_ids, b.attention_mask);
+      if (mean_pool) logits = mean_over_word_pieces(logits, b.labels, b.attention_mask);
+      logits = logits.contiguous();
       const auto v = logits.to_vector<float>();
       const int64_t T = logits.size(1);
       for (int64_t j = 0; j < logits.size(0); ++j, ++next) {

@@ -2,6 +2,8 @@
 #include "taesan/data/qa.h"
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "taesan/core/error.h"
@@ -118,6 +120,29 @@ std::vector<QaRecord> read_squad_jsonl(const std::string& path, const ProgressFn
   return records;
 }
 
+std::vector<std::string> match_words(const std::string& text, std::vector<int64_t>* word_of_byte) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  auto punct = [](char c) { return std::ispunct(static_cast<unsigned char>(c)) != 0; };
+  std::vector<std::string> words;
+  if (word_of_byte) word_of_byte->assign(text.size(), -1);
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && space(text[i])) ++i;
+    size_t j = i;
+    while (j < text.size() && !space(text[j])) ++j;
+    size_t b = i, e = j;
+    while (b < e && punct(text[b])) ++b;
+    while (e > b && punct(text[e - 1])) --e;
+    if (e > b) {
+      if (word_of_byte)
+        for (size_t k = b; k < e; ++k) (*word_of_byte)[k] = static_cast<int64_t>(words.size());
+      words.push_back(lowercase(std::string_view(text).substr(b, e - b)));
+    }
+    i = j;
+  }
+  return words;
+}
+
 QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenizer,
                            const QaOptions& options) {
   return encode_qa_records(read_squad_jsonl(path, options.progress), tokenizer, options);
@@ -170,6 +195,23 @@ QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& t
       if (c.offsets[i].first < b) last = i;
     }
     const int64_t context_pos = qn + 2;  // [CLS] q [SEP]
+    // Token type of each context token: 2 when its word is one of the question's.
+    std::vector<int64_t> context_type(static_cast<size_t>(n), 1);
+    if (options.mark_question_words) {
+      const std::vector<std::string> qw = match_words(r.question);
+      const std::set<std::string> question_words(qw.begin(), qw.end());
+      std::vector<int64_t> word_of_byte;
+      const std::vector<std::string> cw = match_words(r.context, &word_of_byte);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto [tb, te] = c.offsets[static_cast<size_t>(i)];
+        for (int64_t k = tb; k < te; ++k) {  // the token's first byte inside a word decides
+          const int64_t w = word_of_byte[static_cast<size_t>(k)];
+          if (w < 0) continue;
+          if (question_words.count(cw[static_cast<size_t>(w)])) context_type[i] = 2;
+          break;
+        }
+      }
+    }
     for (int64_t start = 0;; start = start + room - options.stride) {
       const int64_t end = std::min(n, start + room);
       Example e;
@@ -181,7 +223,9 @@ QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& t
       e.input_ids.insert(e.input_ids.end(), c.ids.begin() + start, c.ids.begin() + end);
       e.input_ids.push_back(sep);
       e.token_type_ids.assign(static_cast<size_t>(context_pos), 0);
-      e.token_type_ids.resize(e.input_ids.size(), 1);
+      e.token_type_ids.insert(e.token_type_ids.end(), context_type.begin() + start,
+                              context_type.begin() + end);
+      e.token_type_ids.push_back(1);  // the closing [SEP]
       f.offsets.assign(static_cast<size_t>(context_pos), {-1, -1});
       f.offsets.insert(f.offsets.end(), c.offsets.begin() + start, c.offsets.begin() + end);
       f.offsets.emplace_back(-1, -1);

@@ -37,6 +37,11 @@ struct QaOptions {
   int64_t max_length = 384;       ///< tokens per window, specials included
   int64_t stride = 128;           ///< context tokens shared by consecutive windows
   int64_t max_query_length = 64;  ///< question tokens kept
+  /// Token type 2 (instead of 1) for the context tokens whose word also appears in the question
+  /// (compared in lower case without surrounding punctuation): the exact-match feature of DrQA
+  /// (Chen et al., 2017), which lets a small model trained on few questions find where the
+  /// question's words are. The model needs type_vocab_size >= 3.
+  bool mark_question_words = false;
   std::string cls_token = "[CLS]";
   std::string sep_token = "[SEP]";
   ProgressFn progress = {};
@@ -52,7 +57,8 @@ struct QaFeature {
 };
 
 /// QA windows: examples (kPerSequence labels {start, end}, token types 0 for the question part
-/// and 1 for the context part) with one feature each.
+/// and 1 for the context part, 2 for context words of the question with mark_question_words)
+/// with one feature each.
 struct QaDataset {
   std::vector<QaRecord> records;
   std::vector<Example> examples;
@@ -66,6 +72,12 @@ QaDataset load_squad_jsonl(const std::string& path, const BpeTokenizer& tokenize
 /// without an answer (empty answer_text) gets the labels {0, 0} in every window (prediction).
 QaDataset encode_qa_records(std::vector<QaRecord> records, const BpeTokenizer& tokenizer,
                             const QaOptions& options = {});
+
+/// The words of `text` for matching: split on white space, without the ASCII punctuation around
+/// them, in lower case (data::lowercase); `word_of_byte` (when given) gets, for every byte of
+/// `text`, the index of its word or -1 (space, punctuation around a word).
+std::vector<std::string> match_words(const std::string& text,
+                                     std::vector<int64_t>* word_of_byte = nullptr);
 
 /// The answer text of positions [start, end] of feature `f` (empty for start == 0 or invalid):
 /// context bytes from token start's span begin to token end's span end, widened to whole

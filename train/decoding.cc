@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <limits>
 
+#include "taesan/autograd/factory.h"
 #include "taesan/core/error.h"
+#include "taesan/ops/linalg.h"
 #include "taesan/data/unicode.h"
 
 namespace taesan::models {
@@ -30,6 +32,39 @@ std::vector<std::string> ner_word_tags(const float* logits, int64_t T, int64_t n
         labels.label(static_cast<int64_t>(std::max_element(row, row + num_labels) - row));
   }
   return tags;
+}
+
+Tensor mean_over_word_pieces(const Tensor& logits, const Tensor& labels,
+                             const Tensor& attention_mask) {
+  TS_CHECK(logits.dim() == 3, "mean_over_word_pieces: logits must be (B, T, L), got {}",
+           logits.shape());
+  const int64_t B = logits.size(0), T = logits.size(1);
+  TS_CHECK(labels.dim() == 2 && labels.size(0) == B && labels.size(1) == T,
+           "mean_over_word_pieces: labels must be (B, T) = ({}, {}), got {}", B, T,
+           labels.shape());
+  const bool masked = attention_mask.defined();
+  TS_CHECK(!masked || attention_mask.shape() == labels.shape(),
+           "mean_over_word_pieces: attention_mask must be (B, T) = ({}, {}), got {}", B, T,
+           masked ? attention_mask.shape() : Shape{});
+  const auto y = labels.to(DType::Int64).contiguous().to_vector<int64_t>();
+  std::vector<int64_t> m;
+  if (masked) m = attention_mask.to(DType::Int64).contiguous().to_vector<int64_t>();
+  // P (B, T, T): identity, except that the row of a word's first token averages its tokens.
+  std::vector<double> p(static_cast<size_t>(B * T * T), 0.0);
+  for (int64_t b = 0; b < B; ++b) {
+    double* pb = p.data() + b * T * T;
+    for (int64_t t = 0; t < T; ++t) pb[t * T + t] = 1.0;
+    int64_t last = T - 1;  // the last attended token: [SEP]
+    if (masked)
+      while (last >= 0 && m[static_cast<size_t>(b * T + last)] == 0) --last;
+    for (int64_t s = 0; s < last; ++s) {
+      if (y[static_cast<size_t>(b * T + s)] < 0) continue;
+      int64_t e = s + 1;
+      while (e < last && y[static_cast<size_t>(b * T + e)] < 0) ++e;
+      for (int64_t t = s; t < e; ++t) pb[s * T + t] = 1.0 / static_cast<double>(e - s);
+    }
+  }
+  return ops::bmm(from_vector(p, {B, T, T}).to(logits.dtype()), logits);
 }
 
 std::vector<TaggedEntity> bio_entities(const std::vector<std::string>& tags) {

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "taesan/autograd/tensor.h"
 #include "taesan/data/label_vocab.h"
 #include "taesan/data/qa.h"
 
@@ -21,6 +22,16 @@ namespace taesan::models {
 std::vector<std::string> ner_word_tags(const float* logits, int64_t T, int64_t num_labels,
                                        const std::vector<int64_t>& word_ids, int64_t num_words,
                                        const data::LabelVocab& labels);
+
+/// Word pooling of NER logits (the "average" aggregation of Hugging Face's token-classification
+/// pipeline, applied in training too): `logits` (B, T, L) with the row of each word's first token
+/// replaced by the mean of the rows of all the word's tokens. A word starts at a labelled token
+/// (`labels` (B, T) >= 0, as NER examples label first tokens) and runs over the unlabelled tokens
+/// after it, up to the next labelled token or the last attended token ([SEP], excluded). Other
+/// rows are unchanged. `attention_mask` (B, T) may be undefined (all attended). Differentiable: a
+/// batched matmul with a constant (B, T, T) averaging matrix, in the dtype of `logits`.
+Tensor mean_over_word_pieces(const Tensor& logits, const Tensor& labels,
+                             const Tensor& attention_mask = Tensor());
 
 /// An entity found in a tagged sentence: its type and its words [first, last].
 struct TaggedEntity {

@@ -191,6 +191,43 @@ TEST_CASE("QA character offsets are converted to bytes for non-ASCII contexts",
   }
 }
 
+TEST_CASE("QA marks the context's words of the question as token type 2", "[data][datasets]") {
+  const auto& tok = tiny_tokenizer();
+  CHECK(ts::data::match_words("  The quick, (brown) FOX! 티끌?") ==
+        std::vector<std::string>{"the", "quick", "brown", "fox", "티끌"});
+  std::vector<int64_t> word_of_byte;
+  ts::data::match_words("a, bc", &word_of_byte);
+  CHECK(word_of_byte == std::vector<int64_t>{0, -1, -1, 1, 1});
+
+  ts::data::QaRecord r;
+  r.question = "Where is the lazy DOG?";
+  r.context = "The quick brown fox jumps over the lazy dog.";
+  r.answer_text = "the lazy dog";
+  r.answer_start_byte = static_cast<int64_t>(r.context.find(r.answer_text));
+  for (bool mark : {false, true}) {
+    const auto qa = ts::data::encode_qa_records(
+        {r}, tok, {.max_length = 64, .stride = 8, .mark_question_words = mark});
+    REQUIRE(qa.examples.size() == 1);
+    const auto& e = qa.examples[0];
+    const auto& offsets = qa.features[0].offsets;
+    for (size_t t = 0; t < e.input_ids.size(); ++t) {
+      INFO("mark " << mark << ", token " << t);
+      if (offsets[t].first < 0) {  // [CLS], the question, the [SEP]s
+        CHECK(e.token_type_ids[t] == (t + 1 == e.input_ids.size() ? 1 : 0));
+        continue;
+      }
+      // The context word holding the token's last byte ("." is not part of a word).
+      size_t b = static_cast<size_t>(offsets[t].second - 1), e2 = b + 1;
+      while (b > 0 && r.context[b - 1] != ' ') --b;
+      while (e2 < r.context.size() && r.context[e2] != ' ' && r.context[e2] != '.') ++e2;
+      const std::string word = r.context.substr(b, e2 - b);
+      const bool in_question =
+          word == "The" || word == "the" || word == "lazy" || word == "dog";
+      CHECK(e.token_type_ids[t] == (mark && in_question ? 2 : 1));
+    }
+  }
+}
+
 TEST_CASE("QA spans never cut a UTF-8 character", "[data][datasets]") {
   const auto& tok = tiny_tokenizer();
   const std::string context = "Émile paid 5 € – 티끌 모아 태산 – at the café.";

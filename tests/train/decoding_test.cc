@@ -71,3 +71,36 @@ TEST_CASE("QaAnswerSelector keeps the best window and widens to whole characters
   CHECK(sel.answer_bytes(0) == std::pair<int64_t, int64_t>{0, 4});
   CHECK_THROWS_AS(sel.add(2, high.data(), 3), ts::Error);
 }
+
+TEST_CASE("mean_over_word_pieces: a word's first-token row becomes the mean of its tokens",
+          "[decoding]") {
+  // [CLS], word 0 (tokens 1-3), word 1 (token 4), [SEP], pad.
+  const std::vector<int64_t> labels = {-100, 2, -100, -100, 0, -100, -100};
+  const std::vector<int64_t> mask = {1, 1, 1, 1, 1, 1, 0};
+  std::vector<double> v;
+  for (int t = 0; t < 7; ++t) v.insert(v.end(), {1.0 * t, 10.0 * t});
+  const ts::Tensor logits = ts::from_vector(v, {1, 7, 2});
+  const ts::Tensor y = ts::from_vector(labels, {1, 7});
+  const ts::Tensor m = ts::from_vector(mask, {1, 7});
+  const auto out = models::mean_over_word_pieces(logits, y, m).to_vector<double>();
+  const std::vector<double> expected = {0, 0,  2, 20, 2, 20, 3, 30,  // word 0: mean of 1, 2, 3
+                                        4, 40, 5, 50, 6, 60};        // word 1 stops before [SEP]
+  CHECK(out == expected);
+  // Without a mask the last position is taken for [SEP]: word 1 then runs over tokens 4-5.
+  const auto unmasked = models::mean_over_word_pieces(logits, y).to_vector<double>();
+  CHECK(unmasked[2] == 2.0);
+  CHECK(unmasked[8] == 4.5);
+
+  // Differentiable, also for a non-contiguous input; shapes are checked.
+  const ts::Tensor base = ts::randn({1, 2, 7}, ts::kFloat64).requires_grad_(true);
+  const auto r = ts::gradcheck(
+      [&](const ts::TensorList& in) {
+        return models::mean_over_word_pieces(in[0].transpose(1, 2), y, m);
+      },
+      {base});
+  CHECK(r.ok);
+  CHECK_THROWS_WITH(models::mean_over_word_pieces(logits, ts::from_vector(labels, {7})),
+                    Contains("labels must be (B, T)"));
+  CHECK_THROWS_WITH(models::mean_over_word_pieces(logits.reshape({7, 2}), y),
+                    Contains("logits must be (B, T, L)"));
+}
