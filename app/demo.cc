@@ -81,6 +81,13 @@ RunOptions pretrain_options(const std::string& name, const std::string& dir, con
   o.batch_size = b.batch;
   o.seq_len = b.seq_len;
   o.lr = b.lr;
+  // No dropout while pretraining (the small-corpus recipes: the model underfits many passes
+  // anyway; measured: NER validation entity F1 37.4 vs 35.2 after the same MLM pretraining with
+  // 0.1); fine-tuning puts it back (default_finetune_options).
+  o.dropout = 0;
+  // Masking 40% rather than 15% (Wettig et al. 2023): measured (docs/demo.md) NER 29.3 vs 23.5
+  // and QA 9.0 vs 5.8 test entity / token F1, classification level.
+  if (!d.quick) o.mask_probability = 0.4;
   o.eval_every = std::max<int64_t>(1, b.steps / (d.quick ? 2 : 4));
   o.seed = d.seed;
   o.max_eval = b.max_eval;
