@@ -25,7 +25,9 @@ json config_to_json(const ModelConfig& c) {
               {"d_ff", c.d_ff},
               {"dropout", c.dropout},
               {"activation", c.activation},
-              {"pad_token_id", c.pad_token_id}};
+              {"type_vocab_size", c.type_vocab_size},
+              {"pad_token_id", c.pad_token_id},
+              {"layer_norm_eps", c.layer_norm_eps}};
 }
 
 ModelConfig config_from_json(const json& j) {
@@ -40,6 +42,9 @@ ModelConfig config_from_json(const json& j) {
   c.dropout = j.at("dropout");
   c.activation = j.at("activation");
   c.pad_token_id = j.at("pad_token_id");
+  // absent from sidecars written before they were recorded: those models had the defaults
+  c.type_vocab_size = j.value("type_vocab_size", ModelConfig{}.type_vocab_size);
+  c.layer_norm_eps = j.value("layer_norm_eps", ModelConfig{}.layer_norm_eps);
   return c;
 }
 }  // namespace

@@ -341,3 +341,28 @@ TEST_CASE("generate_text continues a prompt with a causal-LM checkpoint", "[app]
   CHECK(models::generate_text(clm.weights_path, tok, prompt, 6, true, 5) ==
         models::generate_text(clm.weights_path, tok, prompt, 6, true, 5));
 }
+
+TEST_CASE("the sidecar keeps type_vocab_size and layer_norm_eps", "[app]") {
+  // A model saved with 3 token types (small_config's) or another eps must load back as built:
+  // the sidecar rebuilt it with the defaults, and loading its weights failed.
+  ts::test::ScratchDir scratch;
+  const std::string weights = scratch.file("m.safetensors");
+  std::ofstream(weights) << "x";
+  models::ModelMeta meta;
+  meta.kind = "encoder";
+  meta.config = models::small_config(50, 32, 1, 64);
+  meta.config.type_vocab_size = 5;
+  meta.config.layer_norm_eps = 1e-3;
+  models::write_model_meta(weights, meta);
+  const models::ModelMeta back = models::read_model_meta(weights);
+  CHECK(back.config.type_vocab_size == 5);
+  CHECK(back.config.layer_norm_eps == 1e-3);
+  // a sidecar written before they were recorded reads as the defaults
+  auto j = nlohmann::json::parse(ts::test::read_text(models::model_meta_path(weights)));
+  j.at("config").erase("type_vocab_size");
+  j.at("config").erase("layer_norm_eps");
+  std::ofstream(models::model_meta_path(weights)) << j.dump();
+  const models::ModelMeta old = models::read_model_meta(weights);
+  CHECK(old.config.type_vocab_size == 2);
+  CHECK(old.config.layer_norm_eps == 1e-5);
+}
