@@ -58,7 +58,7 @@ TEST_CASE("demo --quick writes results for every task", "[demo]") {
   REQUIRE(j.is_array());
   REQUIRE(j.size() == models::task_names().size());
   // Floors (and, where a leak would show as a too-good score, ceilings) that a working pipeline
-  // clears with a wide margin and a broken one misses. Measured on this machine (Zen 3, 2 cores):
+  // clears with a wide margin and a broken one misses. Measured on an AMD EPYC (AVX2, 2 cores):
   //   task        metric           baseline  scratch  pretrained
   //   spam        macro-F1            95.85    45.95       45.95   (one class everywhere)
   //   sentiment   accuracy            81.00    60.00       54.00
