@@ -1,11 +1,15 @@
 // ts::checkpoint (see checkpoint.h). The forward runs fn with grad mode on, on detached copies of
-// the inputs, only to find what fn differentiates through (the leaves its graph reaches: the
-// copies and the parameters); that graph is dropped when checkpoint returns, and one node takes
-// its place, with edges to the inputs and parameters. Its backward reruns fn (same RNG state,
-// same autocast state) and returns the gradients of that rerun with respect to the copies and the
-// parameters (ts::grad: no .grad() is touched inside).
+// the inputs, only to find the edges of fn's graph into leaves (the copies and the parameters:
+// its "uses"); that graph is dropped when checkpoint returns, and one node takes its place, with
+// one edge per use, to the input or parameter used. Its backward reruns fn (same RNG state, same
+// autocast state), points each use of the rerun's graph at a leaf of its own, and returns the
+// gradient of each use (ts::grad: no .grad() is touched inside). One edge per use, in the order
+// backward reaches the uses, makes the engine sum a tensor's gradients in the same order as
+// without checkpointing (an encoder output read by every decoder layer, twice each), so the
+// results are bit-identical.
 #include "taesan/autograd/checkpoint.h"
 
+#include <algorithm>
 #include <optional>
 #include <unordered_set>
 #include <utility>
@@ -41,50 +45,66 @@ TensorList detached_copies(const TensorList& inputs, const std::vector<bool>& re
   return copies;
 }
 
-/// Index of the input copy whose storage-sharing leaf is `leaf`, or -1.
+/// Index of the input copy that is `leaf`, or -1 (a parameter).
 int64_t copy_index(const TensorList& copies, const TensorImpl* leaf) {
   for (size_t i = 0; i < copies.size(); ++i)
     if (copies[i].defined() && copies[i].impl().get() == leaf) return static_cast<int64_t>(i);
   return -1;
 }
 
-/// The leaves that require grad reached from `root` (fn's output node), other than the input
-/// copies: the parameters fn uses. Walks only the nodes fn created (sequence number >= first);
-/// an older node is a tensor computed before fn ran that fn captured instead of taking it as an
-/// input, whose gradient cannot be computed here: ts::Error.
-TensorList parameters_of(const std::shared_ptr<Node>& root, uint64_t first,
-                         const TensorList& copies) {
-  TensorList params;
-  std::unordered_set<const Node*> seen;
-  std::vector<const Node*> stack;
-  auto visit = [&](const std::shared_ptr<Node>& n) {
-    if (!n || !seen.insert(n.get()).second) return;
-    if (const auto* acc = dynamic_cast<const AccumulateGrad*>(n.get())) {
-      if (copy_index(copies, acc->leaf().get()) < 0) params.emplace_back(acc->leaf());
-      return;
-    }
-    TS_CHECK(n->sequence_nr() >= first,
-             "checkpoint: fn uses a tensor that requires grad and was computed before the call "
-             "(by {}) without receiving it in `inputs`; pass it in inputs so that its gradient "
-             "can flow back through the recomputation",
-             n->name());
-    stack.push_back(n.get());
-  };
-  visit(root);
+/// An edge of fn's graph into a leaf that requires grad: consumer->next[slot] is its accumulator.
+struct Use {
+  Node* consumer;
+  size_t slot;
+  std::shared_ptr<TensorImpl> leaf;
+};
+
+/// The uses in fn's graph below `root`, in the order backward delivers their gradients: later-
+/// created consumers first (the engine runs nodes latest-first), then slot order. Walks only the
+/// nodes fn created (sequence number >= first); an older node is a tensor computed before fn ran
+/// that fn captured instead of taking it as an input, whose gradient cannot be computed here.
+std::vector<Use> uses_of(const std::shared_ptr<Node>& root, uint64_t first) {
+  std::vector<Use> uses;
+  std::unordered_set<const Node*> seen{root.get()};
+  std::vector<Node*> stack{root.get()};
   while (!stack.empty()) {
-    const Node* n = stack.back();
+    Node* n = stack.back();
     stack.pop_back();
-    for (const auto& next : n->next) visit(next);
+    for (size_t slot = 0; slot < n->next.size(); ++slot) {
+      Node* next = n->next[slot].get();
+      if (next == nullptr) continue;
+      if (auto* acc = dynamic_cast<AccumulateGrad*>(next)) {
+        uses.push_back({n, slot, acc->leaf()});
+        continue;
+      }
+      TS_CHECK(next->sequence_nr() >= first,
+               "checkpoint: fn uses a tensor that requires grad and was computed before the call "
+               "(by {}) without receiving it in `inputs`; pass it in inputs so that its gradient "
+               "can flow back through the recomputation",
+               next->name());
+      if (seen.insert(next).second) stack.push_back(next);
+    }
   }
-  return params;
+  std::stable_sort(uses.begin(), uses.end(), [](const Use& a, const Use& b) {
+    if (a.consumer != b.consumer) return a.consumer->sequence_nr() > b.consumer->sequence_nr();
+    return a.slot < b.slot;
+  });
+  return uses;
 }
+
+/// What a use reads: input `input` of checkpoint (>= 0), or else the parameter `param`.
+struct Target {
+  int64_t input = -1;
+  SavedTensor param;  // version-checked: a parameter changed in place before backward is refused
+  const TensorImpl* param_impl = nullptr;
+};
 
 /// What backward needs to rerun fn as it ran in the forward.
 struct Recompute {
   CheckpointFunction fn;
-  std::vector<SavedTensor> inputs;  // version-checked: an in-place change is refused
+  std::vector<SavedTensor> inputs;  // version-checked as well
   std::vector<bool> input_requires_grad;
-  std::vector<SavedTensor> params;
+  std::vector<Target> targets;  // one per use, in the order of the node's edges
   RngState rng;
   bool autocast = false;
   DType autocast_dtype = kBFloat16;
@@ -92,7 +112,23 @@ struct Recompute {
   DType dtype = kFloat32;
 };
 
-/// Gradients of sum(fn(inputs) * g) for every edge of the checkpoint node (inputs, then params).
+/// Reruns fn on `copies` with the forward's RNG and autocast state (the RNG is restored after).
+Tensor rerun(const Recompute& r, const TensorList& copies) {
+  struct RestoreRng {
+    RngState state;
+    ~RestoreRng() { set_rng_state(state); }
+  } restore{get_rng_state()};
+  set_rng_state(r.rng);
+  AutoGradMode grad_on(true);
+  std::optional<AutocastGuard> autocast;
+  if (r.autocast)
+    autocast.emplace(r.autocast_dtype);
+  else
+    autocast.emplace(false);
+  return r.fn(copies);
+}
+
+/// Gradients of sum(fn(inputs) * g) for every edge of the checkpoint node (every use).
 TensorList recompute_gradients(const Recompute& r, const Tensor& g, const BackwardContext& ctx) {
   TS_CHECK(!GradMode::is_enabled(),
            "checkpoint: double backward (create_graph = true) through a checkpointed function is "
@@ -100,50 +136,44 @@ TensorList recompute_gradients(const Recompute& r, const Tensor& g, const Backwa
   TensorList originals;
   for (const SavedTensor& s : r.inputs) originals.push_back(s.unpack(ctx));
   TensorList params;
-  for (const SavedTensor& s : r.params) params.push_back(s.unpack(ctx));
-  TensorList copies = detached_copies(originals, r.input_requires_grad);  // as in the forward
+  for (const Target& t : r.targets) params.push_back(t.input < 0 ? t.param.unpack(ctx) : Tensor());
+  const TensorList copies = detached_copies(originals, r.input_requires_grad);
 
-  Tensor y;
-  {
-    const RngState now = get_rng_state();
-    struct RestoreRng {
-      RngState state;
-      ~RestoreRng() { set_rng_state(state); }
-    } restore{now};
-    set_rng_state(r.rng);
-    AutoGradMode grad_on(true);
-    std::optional<AutocastGuard> autocast;
-    if (r.autocast)
-      autocast.emplace(r.autocast_dtype);
-    else
-      autocast.emplace(false);
-    y = r.fn(copies);
-  }
-  TS_CHECK(y.defined() && y.shape() == r.shape && y.dtype() == r.dtype,
-           "checkpoint: the recomputation in backward returned {} but the forward returned "
-           "Tensor{} {}: fn must compute the same thing both times",
-           y.defined() ? y.describe() : std::string("an undefined tensor"), shape_str(r.shape),
-           r.dtype);
+  const uint64_t first = autograd::next_sequence_nr();
+  const Tensor y = rerun(r, copies);
+  auto differs = [&](const std::string& what) {
+    fail(
+        "checkpoint: fn computed something else when rerun in backward ({}) than in the forward "
+        "(Tensor{} {}, reading {} tensors that require grad); it must compute the same thing "
+        "both times",
+        what, shape_str(r.shape), r.dtype, r.targets.size());
+  };
+  if (!y.defined() || y.shape() != r.shape || y.dtype() != r.dtype)
+    differs(y.defined() ? y.describe() : std::string("an undefined tensor"));
+  std::vector<Use> uses;
+  if (y.requires_grad() && !y.is_leaf()) uses = uses_of(y.grad_fn(), first);
+  if (uses.size() != r.targets.size())
+    differs(fmt::format("reading {} tensors that require grad", uses.size()));
 
-  // The edges that want a gradient: input copies first, then parameters.
-  const size_t n_in = copies.size();
-  TensorList targets;
+  // Each use reads a leaf of its own (sharing the storage): its gradient is captured alone.
+  TensorList leaves;
   std::vector<size_t> slots;
-  for (size_t i = 0; i < n_in; ++i)
-    if (ctx.needs_grad(i) && copies[i].defined() && copies[i].requires_grad()) {
-      targets.push_back(copies[i]);
-      slots.push_back(i);
-    }
-  for (size_t j = 0; j < params.size(); ++j)
-    if (ctx.needs_grad(n_in + j) && params[j].requires_grad()) {
-      targets.push_back(params[j]);
-      slots.push_back(n_in + j);
-    }
-  TensorList out(n_in + params.size());
-  if (targets.empty() || !y.requires_grad()) return out;
+  for (size_t k = 0; k < uses.size(); ++k) {
+    const Target& t = r.targets[k];
+    const int64_t i = copy_index(copies, uses[k].leaf.get());
+    if (t.input >= 0 ? i != t.input : (i >= 0 || uses[k].leaf.get() != t.param_impl))
+      differs(fmt::format("its read {} is of another tensor", k));
+    if (!ctx.needs_grad(k)) continue;
+    Tensor own = Tensor(uses[k].leaf).detach().requires_grad_(true);
+    uses[k].consumer->next[uses[k].slot] = autograd::gradient_edge(own);
+    leaves.push_back(own);
+    slots.push_back(k);
+  }
+  TensorList out(uses.size());
+  if (leaves.empty()) return out;
   GradOptions options;
   options.allow_unused = true;
-  TensorList grads = grad({y}, targets, {g}, options);
+  const TensorList grads = grad({y}, leaves, {g}, options);
   for (size_t k = 0; k < slots.size(); ++k) out[slots[k]] = grads[k];
   return out;
 }
@@ -160,7 +190,7 @@ Tensor checkpoint(const CheckpointFunction& fn, const TensorList& inputs) {
   r.autocast = AutocastMode::is_enabled();
   r.autocast_dtype = AutocastMode::dtype();
   for (const Tensor& x : inputs) r.input_requires_grad.push_back(x.defined() && x.requires_grad());
-  TensorList copies = detached_copies(inputs, r.input_requires_grad);
+  const TensorList copies = detached_copies(inputs, r.input_requires_grad);
   const uint64_t first = autograd::next_sequence_nr();
   Tensor y = fn(copies);
   TS_CHECK(y.defined(), "checkpoint: fn returned an undefined tensor");
@@ -169,17 +199,25 @@ Tensor checkpoint(const CheckpointFunction& fn, const TensorList& inputs) {
     const int64_t i = copy_index(copies, y.impl().get());
     return i >= 0 ? inputs[static_cast<size_t>(i)] : y;
   }
-  TensorList params = parameters_of(y.grad_fn(), first, copies);
 
-  TensorList edges = inputs;
-  edges.insert(edges.end(), params.begin(), params.end());
+  // One edge per use: to the original input, or to the parameter.
+  TensorList edges;
+  for (const Use& u : uses_of(y.grad_fn(), first)) {
+    Target t;
+    t.input = copy_index(copies, u.leaf.get());
+    if (t.input < 0) {
+      t.param = SavedTensor(Tensor(u.leaf));
+      t.param_impl = u.leaf.get();
+    }
+    edges.push_back(t.input >= 0 ? inputs[static_cast<size_t>(t.input)] : Tensor(u.leaf));
+    r.targets.push_back(std::move(t));
+  }
   for (const Tensor& x : inputs) r.inputs.emplace_back(x);
-  for (const Tensor& p : params) r.params.emplace_back(p);
   r.shape = y.shape();
   r.dtype = y.dtype();
   Tensor out = y.detach();
   y = Tensor();  // frees fn's graph, and with it the intermediates it saved
-  // y = fn(inputs; params);  d inputs, d params = the gradients of fn rerun at backward
+  // y = fn(inputs; params);  the gradient of each use of an input or parameter = that of fn rerun
   return autograd::record("checkpoint", edges, out,
                           [r = std::move(r)](const Tensor& g, const BackwardContext& ctx) {
                             return recompute_gradients(r, g, ctx);

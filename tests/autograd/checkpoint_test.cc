@@ -87,6 +87,43 @@ TEMPLATE_TEST_CASE("checkpoint: an MLP block with dropout gives bit-identical gr
   }
 }
 
+TEST_CASE("checkpoint: a tensor read by every block, twice each, gets the same gradient bits",
+          "[autograd][checkpoint]") {
+  // As an encoder output read by the keys and values of every decoder layer: its gradient is a
+  // sum of 2 x layers terms, which must be added in the same order as without checkpointing.
+  ts::manual_seed(6);
+  const int64_t d = 16;
+  std::vector<std::shared_ptr<ts::nn::Linear>> k, v, q;
+  for (int i = 0; i < 4; ++i) {
+    k.push_back(std::make_shared<ts::nn::Linear>(d, d));
+    v.push_back(std::make_shared<ts::nn::Linear>(d, d));
+    q.push_back(std::make_shared<ts::nn::Linear>(d, d));
+  }
+  const ts::Tensor src0 = ts::randn({3, 5, d}), tgt0 = ts::randn({3, 4, d});
+  auto run = [&](bool ckpt) {
+    ts::Tensor src = src0.clone().requires_grad_(), tgt = tgt0.clone().requires_grad_();
+    ts::Tensor memory = ts::tanh(src * 1.5);  // a non-leaf read by every layer
+    ts::Tensor h = tgt;
+    for (int i = 0; i < 4; ++i) {
+      auto layer = [&, i](const ts::TensorList& in) {
+        ts::Tensor s = ts::matmul(q[i]->forward(in[0]), k[i]->forward(in[1]).transpose(1, 2));
+        return in[0] + ts::matmul(ts::softmax(s, -1), v[i]->forward(in[1]));
+      };
+      h = ckpt ? ts::checkpoint(layer, {h, memory}) : layer({h, memory});
+    }
+    ts::square(h).sum().backward();
+    return ts::TensorList{src.grad(), tgt.grad(), k[0]->weight.grad()};
+  };
+  const ts::TensorList a = run(false);
+  for (auto& m : {k, v, q})
+    for (auto& l : m) l->zero_grad();
+  const ts::TensorList b = run(true);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("gradient " << i);
+    CHECK(same_bits(a[i], b[i]));
+  }
+}
+
 TEST_CASE("checkpoint: intermediates are freed after the forward and recomputed once",
           "[autograd][checkpoint]") {
   ts::Tensor w = ts::randn({6, 6}, ts::kFloat64).requires_grad_();
