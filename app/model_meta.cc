@@ -26,8 +26,8 @@ json config_to_json(const ModelConfig& c) {
               {"dropout", c.dropout},
               {"activation", c.activation},
               {"type_vocab_size", c.type_vocab_size},
-              {"layer_norm_eps", c.layer_norm_eps},
-              {"pad_token_id", c.pad_token_id}};
+              {"pad_token_id", c.pad_token_id},
+              {"layer_norm_eps", c.layer_norm_eps}};
 }
 
 ModelConfig config_from_json(const json& j) {
@@ -42,9 +42,9 @@ ModelConfig config_from_json(const json& j) {
   c.dropout = j.at("dropout");
   c.activation = j.at("activation");
   c.pad_token_id = j.at("pad_token_id");
-  // Sidecars written before these were recorded hold models with the defaults.
-  c.type_vocab_size = j.value("type_vocab_size", int64_t{2});
-  c.layer_norm_eps = j.value("layer_norm_eps", 1e-5);
+  // absent from sidecars written before they were recorded: those models had the defaults
+  c.type_vocab_size = j.value("type_vocab_size", ModelConfig{}.type_vocab_size);
+  c.layer_norm_eps = j.value("layer_norm_eps", ModelConfig{}.layer_norm_eps);
   return c;
 }
 }  // namespace

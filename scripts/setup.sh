@@ -9,13 +9,14 @@ set -euo pipefail
 # (libopenblas-dev: only a comparison inside bench/gemm_bench, never linked by the library;
 # libgloo-dev + libhiredis-dev: dist/'s collectives and Redis rendezvous; redis-server: the
 # multi-machine rendezvous taesan-run starts; iproute2: the dist tests' network namespaces;
-# clang-format: version 14, what scripts/check_format.sh checks the tree with).
+# clang-format: version 14, what scripts/check_format.sh checks the tree with; python3-numpy:
+# the independent reader of the safetensors round-trip test).
 packages=(
   build-essential g++ cmake ninja-build pkg-config
   libfmt-dev libhwy-dev nlohmann-json3-dev
   libgloo-dev libhiredis-dev redis-server iproute2
   catch2 libbenchmark-dev libopenblas-dev
-  clang-format
+  clang-format python3-numpy
 )
 
 missing=()

@@ -270,14 +270,15 @@ double corpus_chrf(const std::vector<std::string>& hyps, const std::vector<std::
       for (const auto& [g, c] : rc) ref_total[n - 1] += static_cast<double>(c);
     }
   }
-  // Average precision and recall over the n-gram orders that occur, then F-beta.
+  // Average precision and recall over the n-gram orders that both sides have (sacrebleu's
+  // effective order: a hypothesis of 4 characters is scored on orders 1-4), then F-beta.
   double p = 0, r = 0;
   int orders = 0;
   for (int n = 0; n < kMaxN; ++n) {
-    if (hyp_total[n] == 0 && ref_total[n] == 0) continue;
+    if (hyp_total[n] == 0 || ref_total[n] == 0) continue;
     ++orders;
-    p += hyp_total[n] > 0 ? match[n] / hyp_total[n] : 0.0;
-    r += ref_total[n] > 0 ? match[n] / ref_total[n] : 0.0;
+    p += match[n] / hyp_total[n];
+    r += match[n] / ref_total[n];
   }
   if (orders == 0) return 0.0;
   p /= orders, r /= orders;

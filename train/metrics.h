@@ -45,7 +45,9 @@ double perplexity(double total_nll, int64_t tokens);
 /// Corpus BLEU-4 (uniform weights, brevity penalty) over whitespace tokens, in [0, 100].
 double corpus_bleu(const std::vector<std::string>& hypotheses,
                    const std::vector<std::string>& references);
-/// Corpus chrF (character n-grams 1..6, beta = 2, spaces removed), in [0, 100].
+/// Corpus chrF (character n-grams 1..6, beta = 2, spaces removed), in [0, 100]: F-beta of the
+/// precision and recall averaged over the orders that both the hypotheses and the references
+/// have (sacrebleu's chrF).
 double corpus_chrf(const std::vector<std::string>& hypotheses,
                    const std::vector<std::string>& references);
 

@@ -309,3 +309,112 @@ TEST_CASE("dropout is a run setting: a body pretrained without it is fine-tuned 
   models::finetune(data, "classify", tok, config, "", o);
   CHECK(models::read_model_meta(dir + "/out/model.safetensors").config.dropout == 0.25);
 }
+
+TEST_CASE("body_lr_scale: a pretrained body moves at its own learning rate", "[app]") {
+  // One step from the same pretrained body, the same head init and the same batch: AdamW's
+  // update (with its decoupled weight decay) is proportional to the group's learning rate, so the
+  // body's change at body_lr_scale 0.25 is a quarter of its change at 1, and the head's is equal.
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
+  const std::string train = write(dir, "train.tsv", colour_tsv(60, 0));
+  const std::string valid = write(dir, "valid.tsv", colour_tsv(12, 1));
+  const auto texts = models::task_file_texts(models::TaskType::kClassify, train);
+  const auto tok = models::train_tokenizer(texts, 300);
+  models::TaskEncoding enc;
+  enc.seq_len = 32;
+  const auto data =
+      models::load_task_files(models::TaskType::kClassify, {train, valid, valid}, tok, enc);
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  auto p = tiny_run(dir + "/pre");
+  p.name = "mlm";
+  p.steps = 2;
+  const auto pre = models::pretrain("mlm", tok, texts, config, p);
+  auto finetuned = [&](double scale, const std::string& name) {
+    auto o = tiny_run(dir + "/" + name);
+    o.steps = 1;
+    o.eval_every = 0;
+    o.warmup_ratio = 0;
+    o.body_lr_scale = scale;
+    return ts::safetensors::load(
+        models::finetune(data, "classify", tok, config, pre.weights_path, o).weights_path);
+  };
+  const auto init = ts::safetensors::load(pre.weights_path);
+  const auto full = finetuned(1.0, "full"), quarter = finetuned(0.25, "quarter");
+  int body = 0, head = 0;
+  for (const auto& [name, t] : full.tensors) {
+    INFO(name);
+    const ts::Tensor q = quarter.find(name);
+    REQUIRE(q.defined());
+    if (name.rfind("body.", 0) == 0) {
+      const ts::Tensor before = init.find(name);
+      if (!before.defined()) continue;  // not in the checkpoint
+      const auto b = before.to_vector<double>(), f = t.to_vector<double>(),
+                 g = q.to_vector<double>();
+      double moved = 0, off = 0;
+      for (size_t i = 0; i < b.size(); ++i) {
+        moved = std::max(moved, std::abs(f[i] - b[i]));
+        off = std::max(off, std::abs((g[i] - b[i]) - 0.25 * (f[i] - b[i])));
+      }
+      if (moved == 0) continue;  // no gradient reached it in one step
+      CHECK(off <= 1e-2 * moved);
+      ++body;
+    } else if (name.rfind("classifier.", 0) == 0) {
+      CHECK(q.to_vector<float>() == t.to_vector<float>());
+      ++head;
+    }
+  }
+  CHECK(body > 10);
+  CHECK(head == 2);
+}
+
+TEST_CASE("generate_text continues a prompt with a causal-LM checkpoint", "[app]") {
+  ts::test::ScratchDir scratch;
+  const std::string dir = scratch.path().string();
+  const auto texts = models::task_file_texts(models::TaskType::kClassify,
+                                             write(dir, "train.tsv", colour_tsv(60, 0)));
+  const auto tok = models::train_tokenizer(texts, 300);
+  const auto config = models::small_config(tok.vocab_size(), 32, 1, 64);
+  auto p = tiny_run(dir + "/pre");
+  p.name = "clm";
+  p.steps = 2;
+  const auto clm = models::pretrain("clm", tok, texts, config, p);
+  const std::string prompt = "a blue";
+  const std::string text = models::generate_text(clm.weights_path, tok, prompt, 6);
+  REQUIRE(text.size() > prompt.size());
+  CHECK(text.rfind(prompt, 0) == 0);
+  // what generate_text documents: greedy, repetition penalty 1.2, stopping at [EOS]
+  models::DecoderModel model(config);
+  ts::load(model, clm.weights_path);
+  const auto ids = models::generate(
+      model, tok.encode(prompt),
+      {.max_new_tokens = 6, .repetition_penalty = 1.2, .eos_token_id = tok.token_to_id("[EOS]")});
+  CHECK(text == prompt + tok.decode(ids, true));
+  // sampling is seeded
+  CHECK(models::generate_text(clm.weights_path, tok, prompt, 6, true, 5) ==
+        models::generate_text(clm.weights_path, tok, prompt, 6, true, 5));
+}
+
+TEST_CASE("the sidecar keeps type_vocab_size and layer_norm_eps", "[app]") {
+  // A model saved with 3 token types (small_config's) or another eps must load back as built:
+  // the sidecar rebuilt it with the defaults, and loading its weights failed.
+  ts::test::ScratchDir scratch;
+  const std::string weights = scratch.file("m.safetensors");
+  std::ofstream(weights) << "x";
+  models::ModelMeta meta;
+  meta.kind = "encoder";
+  meta.config = models::small_config(50, 32, 1, 64);
+  meta.config.type_vocab_size = 5;
+  meta.config.layer_norm_eps = 1e-3;
+  models::write_model_meta(weights, meta);
+  const models::ModelMeta back = models::read_model_meta(weights);
+  CHECK(back.config.type_vocab_size == 5);
+  CHECK(back.config.layer_norm_eps == 1e-3);
+  // a sidecar written before they were recorded reads as the defaults
+  auto j = nlohmann::json::parse(ts::test::read_text(models::model_meta_path(weights)));
+  j.at("config").erase("type_vocab_size");
+  j.at("config").erase("layer_norm_eps");
+  std::ofstream(models::model_meta_path(weights)) << j.dump();
+  const models::ModelMeta old = models::read_model_meta(weights);
+  CHECK(old.config.type_vocab_size == 2);
+  CHECK(old.config.layer_norm_eps == 1e-5);
+}

@@ -104,7 +104,7 @@ TEST_CASE("profiler: forward time ends at the op's record, backward by node",
   z.sum().backward();
   prof::disable();
   CHECK(prof::op("gelu", prof::Phase::kForward).calls == 1);
-  CHECK(prof::op("gelu", prof::Phase::kForward).total_ms < 2.0);
+  CHECK(prof::op("gelu", prof::Phase::kForward).total_ms == 0.0);  // counted, not timed
   CHECK(prof::op("softmax", prof::Phase::kForward).total_ms >= 2.0);
   CHECK(prof::op("softmax", prof::Phase::kBackward).calls == 1);
   CHECK(prof::op("gelu", prof::Phase::kBackward).calls == 1);

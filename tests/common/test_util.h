@@ -1,5 +1,6 @@
-// Helpers shared by the tests of every layer: fixture and dataset-pack paths, scratch
-// directories and files, tensor comparison with a tolerance, and catching ts::Error messages.
+// Helpers shared by the tests of every layer: fixture and dataset-pack paths, skips that CTest
+// reports as skipped, scratch directories and files, tensor comparison with a tolerance, and
+// catching ts::Error messages.
 // Include as "common/test_util.h" (tests/ is on every test program's include path).
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -28,12 +30,37 @@ inline std::string fixture(const std::string& layer, const std::string& name) {
 inline std::string data_dir() { return TS_DATA_DIR; }
 inline std::string data_file(const std::string& name) { return data_dir() + "/" + name; }
 
-/// True when the dataset pack exists; otherwise WARNs so the skip is visible in the output.
-inline bool have_pack() {
-  if (std::filesystem::exists(data_file("README.md"))) return true;
-  WARN("dataset pack not found at " << data_dir() << ": skipping");
-  return false;
+/// Printed by a skipped test; tests/CMakeLists.txt gives it to CTest as SKIP_REGULAR_EXPRESSION,
+/// so CTest reports such a test as skipped (Catch2 v2 has no skip of its own).
+#define TS_SKIP_MARKER "TAESAN_TEST_SKIPPED"
+
+/// True when TS_TEST_NO_SKIP=1 (CI sets it: its machine has every prerequisite, so a missing one
+/// is a failure there, not a skip).
+inline bool skips_forbidden() {
+  const char* v = std::getenv("TS_TEST_NO_SKIP");
+  return v != nullptr && std::string(v) == "1";
 }
+
+/// Ends the calling TEST_CASE as skipped, naming the missing prerequisite (`reason` is streamed,
+/// as in INFO); under TS_TEST_NO_SKIP=1 it fails instead. Call it before the test's first check:
+/// CTest reports the whole test as skipped once the marker is printed.
+#define TS_SKIP(reason)                                               \
+  do {                                                                \
+    if (::taesan::test::skips_forbidden())                            \
+      FAIL("prerequisite missing and TS_TEST_NO_SKIP=1: " << reason); \
+    WARN(TS_SKIP_MARKER ": " << reason);                              \
+    return;                                                           \
+  } while (false)
+
+/// True when the dataset pack exists.
+inline bool pack_exists() { return std::filesystem::exists(data_file("README.md")); }
+
+/// Skips the calling TEST_CASE (TS_SKIP) when the dataset pack is missing.
+#define TS_SKIP_WITHOUT_PACK()                                             \
+  do {                                                                     \
+    if (!::taesan::test::pack_exists())                                    \
+      TS_SKIP("dataset pack not found at " << ::taesan::test::data_dir()); \
+  } while (false)
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.
 class ScratchDir {

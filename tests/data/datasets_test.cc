@@ -28,7 +28,7 @@ std::string slice_text(const ts::data::BpeTokenizer& tok, const std::vector<int6
 }  // namespace
 
 TEST_CASE("plain-text files have the README's line counts", "[data][datasets][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   CHECK(ts::data::read_lines(data_file("en_tinyshakespeare.txt")).size() == 40000);
   CHECK(ts::data::read_lines(data_file("ko_klue_dev_sentences.txt")).size() == 7038);
   CHECK(ts::data::read_lines(data_file("ko_nsmc_neutral_reviews.txt")).size() == 15880);
@@ -40,7 +40,7 @@ TEST_CASE("plain-text files have the README's line counts", "[data][datasets][pa
 
 TEST_CASE("classification TSVs load with labels by index and by header name",
           "[data][datasets][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   const auto& tok = pack_tokenizer();
   auto sms = ts::data::load_classification_tsv(
       data_file("en_sms_spam.tsv"), tok,
@@ -79,7 +79,7 @@ TEST_CASE("classification TSVs load with labels by index and by header name",
 
 TEST_CASE("CoNLL NER: BIO tags on the first sub-word token, -100 elsewhere",
           "[data][datasets][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   const auto& tok = pack_tokenizer();
   auto ner = ts::data::load_conll_ner(data_file("en_uner_ewt_dev.conll"), tok, {.max_length = 256});
   // The README says 2,000 sentences; the file (UNER's copy of the EWT dev set) holds 2,001.
@@ -130,7 +130,7 @@ TEST_CASE("CoNLL NER: BIO tags on the first sub-word token, -100 elsewhere",
 
 TEST_CASE("SQuAD-style QA: answer spans map to tokens, long contexts to windows",
           "[data][datasets][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   const auto& tok = pack_tokenizer();
   for (auto [max_length, stride] :
        std::vector<std::pair<int64_t, int64_t>>{{384, 128}, {128, 32}}) {
@@ -302,7 +302,7 @@ TEST_CASE("QA spans never cut a UTF-8 character", "[data][datasets]") {
 }
 
 TEST_CASE("parallel TSV loads in both directions", "[data][datasets][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   const auto& tok = pack_tokenizer();
   auto en_ko = ts::data::load_parallel_tsv(data_file("ko_en_tatoeba.tsv"), tok);
   REQUIRE(en_ko.examples.size() == 5749);

@@ -1,10 +1,12 @@
 // The file formats users bring: CoNLL separated by spaces with -DOCSTART- lines (CoNLL-2003) and
 // CoNLL-U comments; SQuAD's "answers" field in both of its shapes, several gold answers, and
-// SQuAD v2's unanswerable questions refused by name.
+// SQuAD v2's unanswerable questions refused by name; tab-separated files read with column bounds,
+// a header, blank lines and UTF-8 validation as ReadTsvOptions asks.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
+#include "common/test_util.h"
 #include "taesan/data/ner.h"
 #include "taesan/data/qa.h"
 #include "taesan/train/metrics.h"
@@ -73,4 +75,35 @@ TEST_CASE("SQuAD JSONL: answers as a dict of lists or a list, several gold answe
       write_temp("shape.jsonl", R"({"context": "abc", "question": "q", "answers": 3})"
                                 "\n");
   CHECK_THROWS_WITH(ts::data::read_squad_jsonl(shape), Contains("\"answers\" must be"));
+}
+
+TEST_CASE("read_tsv: column bounds, header, blank lines and UTF-8 validation", "[data][formats]") {
+  ts::test::ScratchDir dir;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir.file(name), std::ios::binary) << text;
+    return dir.file(name);
+  };
+  auto error_of = [](auto&& fn) { return ts::test::error_of(fn); };
+  const std::string three = write("three.tsv", "a\tb\tc\nd\te\tf\n");
+  CHECK(ts::data::read_tsv(three, {.min_columns = 3, .max_columns = 3}).rows.size() == 2);
+  CHECK_THAT(error_of([&] { ts::data::read_tsv(three, {.min_columns = 4}); }),
+             Contains("line 1") && Contains("3 tab-separated column(s), expected at least 4"));
+  CHECK_THAT(error_of([&] { ts::data::read_tsv(three, {.max_columns = 2}); }),
+             Contains("line 1") && Contains("expected 1 to 2"));
+  const std::string ragged = write("ragged.tsv", "a\tb\nc\td\te\n");
+  CHECK_THAT(error_of([&] { ts::data::read_tsv(ragged, {.min_columns = 2, .max_columns = 2}); }),
+             Contains("line 2") && Contains("3 tab-separated column(s), expected 2"));
+  // a header is returned apart from the rows; blank lines are skipped unless asked not to
+  const std::string headed = write("headed.tsv", "label\ttext\n\npos\tgood\n");
+  const auto h = ts::data::read_tsv(headed, {.has_header = true});
+  CHECK(h.header == std::vector<std::string>{"label", "text"});
+  REQUIRE(h.rows.size() == 1);
+  CHECK(h.rows[0].line == 3);
+  CHECK(h.column("text") == 1);
+  CHECK(ts::data::read_tsv(headed, {.has_header = true, .skip_empty = false}).rows.size() == 2);
+  // invalid UTF-8 names the line and byte, unless validation is off
+  const std::string bad = write("bad.tsv", "ok\tfine\nbad\tx\xC3(\n");
+  CHECK_THAT(error_of([&] { ts::data::read_tsv(bad); }),
+             Contains("line 2") && Contains("invalid UTF-8 at byte 6"));
+  CHECK(ts::data::read_tsv(bad, {.validate_utf8 = false}).rows.size() == 2);
 }

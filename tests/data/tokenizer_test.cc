@@ -298,7 +298,7 @@ TEST_CASE("training is deterministic and works without pre-tokenization", "[data
 
 TEST_CASE("pack tokenizer learns Hangul and round-trips every line of the pack",
           "[data][tokenizer][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   const BpeTokenizer& tok = pack_tokenizer();
   CHECK(tok.vocab_size() == 2000);
   // Hangul syllables are three bytes; merges must have learned whole syllables and more.

@@ -49,7 +49,7 @@ TEST_CASE("ddp: 2 ranks under taesan-run equal one process on the concatenated b
   Proc p = spawn({kLauncher, "--nproc", "2", kWorker, "train", "--out", dir / "two", "--steps",
                   std::to_string(kSteps), "--batch", std::to_string(kBatch)},
                  {}, dir / "log", guard);
-  const Exit e = wait_for(p, 30, guard);
+  const Exit e = wait_for(p, guard);
   INFO(read_file(dir / "log"));
   REQUIRE(!e.timed_out);
   REQUIRE(e.code() == 0);
@@ -65,7 +65,7 @@ TEST_CASE("ddp: 3 ranks with no_sync gradient accumulation equal one process", "
                       "--batch", std::to_string(kBatch), "--accum", "2"},
                   dir, "20", guard);
   for (int r = 0; r < 3; ++r) {
-    const Exit e = wait_for(procs[r], 30, guard);
+    const Exit e = wait_for(procs[r], guard);
     INFO("rank " << r << ": " << read_file(rank_log(dir, r)));
     REQUIRE(!e.timed_out);
     REQUIRE(e.code() == 0);
@@ -81,7 +81,7 @@ TEST_CASE("trainer: under taesan-run it shards micro-batches, averages, and only
   ProcessGuard guard;
   Proc p = spawn({kLauncher, "--nproc", "2", kWorker, "trainer", "--out", dir / "run"}, {},
                  dir / "log", guard);
-  const Exit e = wait_for(p, 30, guard);
+  const Exit e = wait_for(p, guard);
   const std::string log = read_file(dir / "log");
   INFO(log);
   REQUIRE(!e.timed_out);
@@ -120,7 +120,7 @@ TEST_CASE("ddp: a parameter only one rank uses gets its averaged gradient on eve
       3, {kWorker, "train", "--out", dir / "partial", "--steps", "3", "--partial-rank", "1"}, dir,
       "20", guard);
   for (int r = 0; r < 3; ++r) {
-    const Exit e = wait_for(procs[r], 30, guard);
+    const Exit e = wait_for(procs[r], guard);
     INFO("rank " << r << ": " << read_file(rank_log(dir, r)));
     REQUIRE(!e.timed_out);
     CHECK(e.code() == 0);  // each rank checked the gradient 0.5 / 3 and identical parameters

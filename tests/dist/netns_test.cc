@@ -29,14 +29,10 @@ TEST_CASE("ddp: two machines (network namespaces + veth), Redis rendezvous", "[d
   REQUIRE(!kWorker.empty());
   TS_SKIP_WITHOUT_LAUNCHER();
   std::string out;
-  if (::geteuid() != 0) {
-    WARN("SKIPPED: the two-machine test needs root to create network namespaces (ip netns)");
-    return;
-  }
-  if (run({"redis-server", "--version"}, &out) != 0) {
-    WARN("SKIPPED: the two-machine test needs redis-server (Debian package redis-server)");
-    return;
-  }
+  if (::geteuid() != 0)
+    TS_SKIP("the two-machine test needs root to create network namespaces (ip netns)");
+  if (run({"redis-server", "--version"}, &out) != 0)
+    TS_SKIP("the two-machine test needs redis-server (Debian package redis-server)");
   const std::string id = std::to_string(::getpid() % 100000);
   const std::string ns_a = "tsdist" + id + "a", ns_b = "tsdist" + id + "b";
   const std::string veth_a = "tsv" + id + "a", veth_b = "tsv" + id + "b";
@@ -44,10 +40,8 @@ TEST_CASE("ddp: two machines (network namespaces + veth), Redis rendezvous", "[d
   const std::string addr_a = subnet + "1", addr_b = subnet + "2";
   ProcessGuard guard;
   Namespaces cleanup{{}, &guard};
-  if (run({"ip", "netns", "add", ns_a}, &out) != 0) {
-    WARN("SKIPPED: cannot create a network namespace here (ip netns add: " << out << ")");
-    return;
-  }
+  if (run({"ip", "netns", "add", ns_a}, &out) != 0)
+    TS_SKIP("cannot create a network namespace here (ip netns add: " << out << ")");
   cleanup.names.push_back(ns_a);
   REQUIRE(run({"ip", "netns", "add", ns_b}, &out) == 0);
   cleanup.names.push_back(ns_b);
@@ -80,7 +74,7 @@ TEST_CASE("ddp: two machines (network namespaces + veth), Redis rendezvous", "[d
               {{"TS_DIST_CONNECT_TIMEOUT", "15"}, {"TS_DIST_TIMEOUT", "15"}},
               dir / ("node" + std::to_string(node) + ".log"), guard));
   for (int node = 0; node < 2; ++node) {
-    const Exit e = wait_for(nodes[node], 30, guard);
+    const Exit e = wait_for(nodes[node], guard);
     INFO("node " << node << ": " << read_file(dir / ("node" + std::to_string(node) + ".log"))
                  << "\nredis: " << read_file(dir / "redis.log"));
     REQUIRE(!e.timed_out);

@@ -15,11 +15,13 @@
 #include <random>
 #include <vector>
 
+#include "common/hwy_target_guard.h"
 #include "taesan/core/bfloat16.h"
 #include "taesan/core/parallel.h"
 
 namespace ts = taesan;
 namespace k = taesan::kernels;
+using taesan::testing::for_each_target;
 
 namespace {
 
@@ -159,9 +161,7 @@ TEST_CASE("conversion kernels equal their scalar references on every target",
           "[kernels][convert]") {
   std::mt19937 rng(11);
   constexpr int kMaxLen = 70, kGuard = 8;
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    INFO("target " << hwy::TargetName(target));
+  for_each_target([&] {
     for (int len = 0; len <= kMaxLen; ++len) {
       for (int mis = 0; mis < 4; ++mis) {
         INFO("length " << len << " misalignment " << mis);
@@ -211,8 +211,7 @@ TEST_CASE("conversion kernels equal their scalar references on every target",
       for (size_t i = 0; i < block.size(); ++i) mismatches += got[i] != want[i];
     }
     CHECK(mismatches == 0);
-  }
-  hwy::SetSupportedTargetsForTest(0);
+  });
 }
 
 TEST_CASE("conversion kernels give the same bits on 1 and 2 threads", "[kernels][convert]") {

@@ -1,5 +1,7 @@
-// Heads: shapes, losses, span decoding, transfer from a pretraining checkpoint, freezing.
+// Heads: shapes, losses (exact, against closed forms computed here in double), class weights
+// that change the trained answer, span decoding, transfer from a pretraining checkpoint, freezing.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,6 +15,47 @@ using Catch::Matchers::Contains;
 
 using heads_fixture::config;
 using heads_fixture::ids;
+
+namespace {
+
+/// Fixed, distinct logits of the given shape (no two rows alike), float64.
+Tensor fixed_logits(const ts::Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[static_cast<size_t>(i)] = 2.0 * std::sin(0.7 * i + 0.3) + 0.1 * i;
+  return ts::from_vector<double>(v, shape);
+}
+
+/// -log softmax(row)[y] of the V logits at `row`, computed directly.
+double nll_of(const double* row, int64_t V, int64_t y) {
+  double mx = row[0];
+  for (int64_t j = 1; j < V; ++j) mx = std::max(mx, row[j]);
+  double z = 0;
+  for (int64_t j = 0; j < V; ++j) z += std::exp(row[j] - mx);
+  return mx + std::log(z) - row[y];
+}
+
+/// Mean over the positions (b, t) of logits (B, T, V) whose label labels[b][t + shift] exists and
+/// is not -100 of nll(logits[b][t], that label): the causal-LM loss with shift 1, lm_loss with 0.
+double shifted_nll(const Tensor& logits, const std::vector<std::vector<int64_t>>& labels,
+                   int64_t shift) {
+  const int64_t B = logits.size(0), T = logits.size(1), V = logits.size(2);
+  const auto l = logits.to_vector<double>();
+  double sum = 0;
+  int64_t n = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + shift < T; ++t) {
+      const int64_t y = labels[b][t + shift];
+      if (y == -100) continue;
+      sum += nll_of(&l[(b * T + t) * V], V, y);
+      ++n;
+    }
+  return sum / static_cast<double>(n);
+}
+
+}  // namespace
 
 TEST_CASE("heads produce the right shapes and losses", "[heads]") {
   ts::manual_seed(31);
@@ -172,4 +215,102 @@ TEST_CASE("a pretrained body transfers into a task model; freezing works", "[hea
   CHECK_THROWS_WITH(models::load_pretrained_body(cls2, path),
                     Contains("body.pooler.bias") && Contains("int64") && Contains("float32"));
   std::remove(path.c_str());
+}
+
+TEST_CASE("causal_lm_loss: logits at t score the token at t + 1, exactly", "[heads][exact]") {
+  const Tensor logits = fixed_logits({2, 4, 5});
+  const std::vector<std::vector<int64_t>> tokens = {{1, 4, 0, 2}, {3, 3, 1, 0}};
+  const Tensor x = ts::from_vector<int64_t>({1, 4, 0, 2, 3, 3, 1, 0}, {2, 4});
+  const double want = shifted_nll(logits, tokens, 1);
+  // the shift matters: no shift, or a shift by two, gives another number
+  REQUIRE(std::abs(want - shifted_nll(logits, tokens, 0)) > 0.1);
+  REQUIRE(std::abs(want - shifted_nll(logits, tokens, 2)) > 0.1);
+  CHECK(models::causal_lm_loss(logits, x).item<double>() == Approx(want).epsilon(1e-12));
+  // and from a model's own logits: the same closed form over its float32 output
+  ts::manual_seed(36);
+  models::DecoderModel gpt(config());
+  gpt.eval();
+  const Tensor lg = gpt.forward(ids()).to(ts::kFloat64);
+  const auto fixture_ids = ids().to_vector<int64_t>();
+  const std::vector<std::vector<int64_t>> rows = {{fixture_ids.begin(), fixture_ids.begin() + 5},
+                                                  {fixture_ids.begin() + 5, fixture_ids.end()}};
+  CHECK(models::causal_lm_loss(gpt.forward(ids()), ids()).item<float>() ==
+        Approx(shifted_nll(lg, rows, 1)).epsilon(1e-5));
+}
+
+TEST_CASE("lm_loss: the mean over labelled positions, exactly", "[heads][exact]") {
+  const Tensor logits = fixed_logits({2, 3, 4});
+  const std::vector<std::vector<int64_t>> y = {{2, -100, 0}, {-100, 3, 1}};
+  const Tensor labels = ts::from_vector<int64_t>({2, -100, 0, -100, 3, 1}, {2, 3});
+  CHECK(models::lm_loss(logits, labels).item<double>() ==
+        Approx(shifted_nll(logits, y, 0)).epsilon(1e-12));
+}
+
+TEST_CASE("QuestionAnswering::loss: the mean of the start and end cross entropies, exactly",
+          "[heads][exact]") {
+  const int64_t B = 2, T = 5;
+  const Tensor logits = fixed_logits({B, T, 2});
+  const std::vector<int64_t> pos = {1, 3, 0, 4};  // (start, end) per row
+  const auto l = logits.to_vector<double>();
+  auto ce = [&](int64_t b, int64_t which, int64_t y) {  // which: 0 start, 1 end
+    std::vector<double> row(T);
+    for (int64_t t = 0; t < T; ++t) row[t] = l[(b * T + t) * 2 + which];
+    return nll_of(row.data(), T, y);
+  };
+  double start = 0, end = 0, swapped = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    start += ce(b, 0, pos[b * 2]) / B;
+    end += ce(b, 1, pos[b * 2 + 1]) / B;
+    swapped += (ce(b, 0, pos[b * 2 + 1]) + ce(b, 1, pos[b * 2])) / (2 * B);
+  }
+  const double want = 0.5 * (start + end);
+  REQUIRE(std::abs(want - swapped) > 0.1);  // start and end are told apart
+  CHECK(models::QuestionAnswering::loss(logits, ts::from_vector<int64_t>(pos, {B, 2}))
+            .item<double>() == Approx(want).epsilon(1e-12));
+}
+
+TEST_CASE("sequence classification: class weights give torch's weighted mean", "[heads][exact]") {
+  models::SequenceClassifier cls(config(), 3);
+  const Tensor logits = fixed_logits({4, 3});
+  const std::vector<int64_t> y = {0, 2, 1, 2};
+  const std::vector<double> w = {0.5, 3.0, 1.5};
+  const auto l = logits.to_vector<double>();
+  double num = 0, den = 0, plain = 0;
+  for (int i = 0; i < 4; ++i) {
+    num += w[y[i]] * nll_of(&l[i * 3], 3, y[i]);
+    den += w[y[i]];
+    plain += nll_of(&l[i * 3], 3, y[i]) / 4;
+  }
+  REQUIRE(std::abs(num / den - plain) > 0.05);  // these weights change the loss
+  const Tensor labels = ts::from_vector<int64_t>(y);
+  CHECK(cls.loss(logits, labels, ts::from_vector<double>(w)).item<double>() ==
+        Approx(num / den).epsilon(1e-12));
+  CHECK(cls.loss(logits, labels).item<double>() == Approx(plain).epsilon(1e-12));
+}
+
+TEST_CASE("class weights change the trained answer", "[heads][exact]") {
+  // One shared logit vector b (the model's whole output) fitted to labels 0, 0, 0, 1. The
+  // weighted cross entropy sum_i w[y_i] (lse(b) - b[y_i]) is minimal where softmax(b)[c] is
+  // proportional to the total weight of class c: (3/4, 1/4) unweighted, predicting class 0, and
+  // (3, 6) / 9 with w = (1, 6), predicting class 1.
+  models::SequenceClassifier cls(config(), 2);
+  const Tensor labels = ts::from_vector<int64_t>({0, 0, 0, 1});
+  auto fit = [&](const Tensor& weights) {
+    Tensor b = ts::zeros({1, 2}, ts::kFloat64).requires_grad_();
+    ts::optim::SGD opt({b}, {.lr = 2.0});
+    for (int step = 0; step < 300; ++step) {
+      opt.zero_grad();
+      cls.loss(ts::expand(b, {4, 2}), labels, weights).backward();
+      opt.step();
+    }
+    return ts::softmax(b.detach(), -1).to_vector<double>();
+  };
+  const auto plain = fit(Tensor());
+  CHECK(plain[0] == Approx(0.75).margin(1e-6));
+  CHECK(plain[1] == Approx(0.25).margin(1e-6));
+  const auto weighted = fit(ts::from_vector<double>({1.0, 6.0}));
+  CHECK(weighted[0] == Approx(1.0 / 3).margin(1e-6));
+  CHECK(weighted[1] == Approx(2.0 / 3).margin(1e-6));
+  CHECK(plain[0] > plain[1]);
+  CHECK(weighted[1] > weighted[0]);  // the weights flip the prediction
 }

@@ -195,3 +195,44 @@ TEST_CASE("presets and bad model input", "[models][errors]") {
   models::EncoderModel enc(tiny_config());
   CHECK_THROWS_WITH(enc.forward(ts::zeros({2, 0}, ts::kInt64)), Contains("T = 0"));
 }
+
+TEST_CASE("ModelConfig's layer_norm_eps reaches every LayerNorm of every model", "[models]") {
+  models::ModelConfig c = tiny_config();
+  c.layer_norm_eps = 1e-3;
+  auto check_all = [&](ts::nn::Module& m, const char* name) {
+    int norms = 0;
+    m.apply([&](ts::nn::Module& sub) {
+      if (auto* ln = dynamic_cast<ts::nn::LayerNorm*>(&sub)) {
+        INFO(name);
+        CHECK(ln->eps() == 1e-3);
+        ++norms;
+      }
+    });
+    CHECK(norms > 0);
+  };
+  models::EncoderModel enc(c);
+  check_all(enc, "encoder");
+  models::DecoderModel dec(c);
+  check_all(dec, "decoder");
+  models::EncoderDecoderModel encdec(c);
+  check_all(encdec, "encoder-decoder");
+  models::MaskedLanguageModel mlm(c);
+  check_all(mlm, "masked LM");
+}
+
+TEST_CASE("type_vocab_size sizes the segment embedding, and segments change the output",
+          "[models]") {
+  models::ModelConfig c = tiny_config();
+  c.type_vocab_size = 3;
+  ts::manual_seed(43);
+  models::EncoderModel enc(c);
+  enc.eval();
+  CHECK(enc.token_type_embeddings->weight.shape() == ts::Shape{3, c.d_model});
+  const Tensor x = ids({2, 5, 6, 3}, 1);
+  const auto t0 = enc.forward(x, Tensor(), ids({0, 0, 0, 0}, 1)).hidden.to_vector<float>();
+  const auto t2 = enc.forward(x, Tensor(), ids({0, 0, 2, 2}, 1)).hidden.to_vector<float>();
+  double diff = 0;
+  for (size_t i = 0; i < t0.size(); ++i) diff = std::max(diff, double(std::abs(t0[i] - t2[i])));
+  CHECK(diff > 1e-3);
+  CHECK_THROWS_AS(enc.forward(x, Tensor(), ids({0, 0, 3, 0}, 1)), ts::Error);  // beyond 3 types
+}

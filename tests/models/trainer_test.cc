@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "common/test_util.h"
 #include <taesan/taesan.h>
 
 namespace ts = taesan;
@@ -45,8 +46,10 @@ std::pair<Tensor, Tensor> rows(int64_t first, int64_t n) {
   return {ts::from_vector<float>(x, {n, 4}), ts::from_vector<float>(y, {n, 1})};
 }
 
+/// A fresh directory `name` inside this process's own scratch directory (removed at exit).
 std::string temp_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("ts_trainer_test_" + name);
+  static const ts::test::ScratchDir root;
+  const fs::path p = root.path() / name;
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
@@ -247,4 +250,189 @@ TEST_CASE("time budget, bad options and bad resumes", "[trainer]") {
     return models::StepOutput{ts::mse_loss(net.forward(x), y) * std::nan(""), 4};
   }),
                   ts::Error);
+}
+
+TEST_CASE("greater_is_better: early stopping and the best weights follow a score", "[trainer]") {
+  auto o = quiet("", 6);
+  o.eval_every = 1;
+  o.patience = 2;
+  o.greater_is_better = true;
+  SECTION("a rising score never stops the run") {
+    ts::manual_seed(9);
+    Net net;
+    int calls = 0;
+    auto r = models::Trainer(net, o).fit(mse_step(net, 4), [&] { return 1.0 + calls++; });
+    CHECK_FALSE(r.early_stopped);
+    CHECK(r.steps == 6);
+    CHECK(r.best_step == 6);
+    CHECK(r.best_eval == 6.0);
+  }
+  SECTION("a falling score stops it after `patience` evaluations") {
+    ts::manual_seed(9);
+    Net net;
+    int calls = 0;
+    auto r = models::Trainer(net, o).fit(mse_step(net, 4), [&] { return 10.0 - calls++; });
+    CHECK(r.early_stopped);
+    CHECK(r.steps == 3);
+    CHECK(r.best_step == 1);
+    CHECK(r.best_eval == 10.0);
+  }
+  SECTION("the highest score's weights are restored") {
+    ts::manual_seed(9);
+    Net net;
+    o.patience = 0;
+    o.max_steps = 4;
+    std::vector<float> at_step2;
+    int calls = 0;
+    models::Trainer(net, o).fit(mse_step(net, 4), [&] {
+      ++calls;
+      if (calls == 2) at_step2 = net.fc1->weight.to_vector<float>();
+      return calls == 2 ? 10.0 : 0.0;
+    });
+    CHECK(net.fc1->weight.to_vector<float>() == at_step2);
+  }
+}
+
+TEST_CASE("restore_best = false keeps the last weights", "[trainer]") {
+  ts::manual_seed(6);
+  Net net;
+  auto o = quiet("", 4);
+  o.eval_every = 1;
+  o.restore_best = false;
+  std::vector<float> at_step2, at_last;
+  int calls = 0;
+  auto r = models::Trainer(net, o).fit(mse_step(net, 4), [&] {
+    ++calls;
+    if (calls == 2) at_step2 = net.fc1->weight.to_vector<float>();
+    at_last = net.fc1->weight.to_vector<float>();
+    return calls == 2 ? 0.0 : 10.0;  // step 2 is the best
+  });
+  CHECK(r.best_step == 2);
+  REQUIRE(at_last != at_step2);
+  CHECK(net.fc1->weight.to_vector<float>() == at_last);
+}
+
+TEST_CASE("save_every writes a resumable checkpoint during the run", "[trainer]") {
+  const std::string dir = temp_dir("save_every");
+  ts::manual_seed(12);
+  Net a;
+  auto o = quiet(dir + "/a", 5);
+  o.save_every = 2;
+  auto step = mse_step(a, 4);
+  bool absent_at_2 = false, present_at_3 = false;
+  auto full = models::Trainer(a, o).fit([&](int64_t i) {
+    const std::string ck = dir + "/a/net.ckpt.safetensors";
+    if (i == 1) absent_at_2 = !fs::exists(ck);
+    if (i == 2) {  // during step 3: the checkpoint of step 2 exists; keep a copy
+      present_at_3 = fs::exists(ck);
+      if (present_at_3) fs::copy_file(ck, dir + "/step2.safetensors");
+    }
+    return step(i);
+  });
+  CHECK(absent_at_2);
+  REQUIRE(present_at_3);
+  // the copy resumes at step 2 and gives the uninterrupted run's losses, bit for bit
+  ts::manual_seed(99);
+  Net b;
+  auto ob = quiet(dir + "/b", 5);
+  ob.resume_from = dir + "/step2.safetensors";
+  auto resumed = models::Trainer(b, ob).fit(mse_step(b, 4));
+  REQUIRE(resumed.log.size() == 5);
+  for (size_t i = 2; i < 5; ++i) CHECK(resumed.log[i].train_loss == full.log[i].train_loss);
+  // without save_every, nothing is written before the end
+  ts::manual_seed(12);
+  Net c;
+  auto oc = quiet(dir + "/c", 3);
+  bool written_early = false;
+  auto step_c = mse_step(c, 4);
+  models::Trainer(c, oc).fit([&](int64_t i) {
+    written_early |= fs::exists(dir + "/c/net.ckpt.safetensors");
+    return step_c(i);
+  });
+  CHECK_FALSE(written_early);
+}
+
+namespace {
+/// The norm of the first step's gradient of a copy of Net(seed) on rows(0, 4), dropout off.
+double first_gradient_norm(uint64_t seed) {
+  ts::manual_seed(seed);
+  Net net;
+  net.drop->eval();
+  auto [x, y] = rows(0, 4);
+  ts::mse_loss(net.forward(x), y).backward();
+  double sq = 0;
+  for (auto& p : net.parameters()) sq += ts::sum(p.grad() * p.grad()).item<float>();
+  return std::sqrt(sq);
+}
+/// The norm of AdamW's exp_avg over every parameter after one Trainer step: (1 - beta1) times
+/// the (clipped) gradient's norm.
+double exp_avg_norm_after_one_step(uint64_t seed, double clip_norm) {
+  ts::manual_seed(seed);
+  Net net;
+  auto o = quiet("", 1);
+  o.clip_norm = clip_norm;
+  models::Trainer trainer(net, o);
+  trainer.fit([&](int64_t) {
+    net.drop->eval();
+    auto [x, y] = rows(0, 4);
+    return models::StepOutput{ts::mse_loss(net.forward(x), y), 4};
+  });
+  double sq = 0;
+  for (auto& p : net.parameters()) {
+    const auto* st = trainer.optimizer().state(p);
+    REQUIRE(st != nullptr);
+    const Tensor m = st->buffers.at("exp_avg");
+    sq += ts::sum(m * m).item<float>();
+  }
+  return std::sqrt(sq);
+}
+}  // namespace
+
+TEST_CASE("clip_norm clips the gradient norm before the optimizer step", "[trainer]") {
+  const double g = first_gradient_norm(13);
+  REQUIRE(g > 0.1);
+  CHECK(exp_avg_norm_after_one_step(13, g / 4) == Approx(0.1 * g / 4).epsilon(1e-4));
+  CHECK(exp_avg_norm_after_one_step(13, 0.0) == Approx(0.1 * g).epsilon(1e-4));  // off
+  CHECK(exp_avg_norm_after_one_step(13, 10 * g) == Approx(0.1 * g).epsilon(1e-4));
+}
+
+TEST_CASE("warmup_ratio: linear warmup from 0, then the half cosine", "[trainer]") {
+  ts::manual_seed(14);
+  Net net;
+  auto o = quiet("", 10);
+  o.warmup_ratio = 0.3;  // 3 warmup steps
+  const auto r = models::Trainer(net, o).fit(mse_step(net, 4));
+  REQUIRE(r.log.size() == 10);
+  const double pi = std::acos(-1.0);
+  for (int s = 0; s < 10; ++s) {
+    const double factor = s < 3 ? s / 3.0 : 0.5 * (1 + std::cos(pi * (s - 3) / 7.0));
+    INFO("step " << s + 1);
+    CHECK(r.log[static_cast<size_t>(s)].lr == Approx(o.lr * factor).margin(1e-12));
+  }
+}
+
+TEST_CASE("param_lr_scale: a parameter group moves at its own learning rate", "[trainer]") {
+  // AdamW's first step moves every element by lr_group * (g / (|g| + eps) + wd p): with no
+  // weight decay and no warmup, by lr_group wherever the gradient is not tiny.
+  ts::manual_seed(15);
+  Net net;
+  auto o = quiet("", 1);
+  o.weight_decay = 0;
+  o.warmup_ratio = 0;
+  const auto w1 = net.fc1->weight.to_vector<float>(), w2 = net.fc2->weight.to_vector<float>();
+  models::Trainer trainer(net, o, {{"fc1.", 0.25}});
+  trainer.fit([&](int64_t) {
+    net.drop->eval();
+    auto [x, y] = rows(0, 4);
+    return models::StepOutput{ts::mse_loss(net.forward(x), y), 4};
+  });
+  auto max_move = [](const std::vector<float>& before, const Tensor& after) {
+    const auto a = after.to_vector<float>();
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - before[i]));
+    return m;
+  };
+  CHECK(max_move(w1, net.fc1->weight) == Approx(0.25 * o.lr).epsilon(1e-3));
+  CHECK(max_move(w2, net.fc2->weight) == Approx(o.lr).epsilon(1e-3));
+  CHECK(trainer.optimizer().param_groups().size() == 2);
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "common/test_util.h"
 #include "taesan/core/error.h"
 #include "taesan/data/data.h"
 #include "taesan/train/metrics.h"
@@ -18,13 +19,7 @@ namespace tr = taesan::train;
 
 namespace {
 
-std::string data_file(const std::string& name) { return std::string(TS_DATA_DIR) + "/" + name; }
-
-bool have_pack() {
-  if (std::filesystem::exists(data_file("README.md"))) return true;
-  WARN("dataset pack not found at " << TS_DATA_DIR << ": skipping");
-  return false;
-}
+using taesan::test::data_file;
 
 double accuracy(const std::vector<std::string>& p, const std::vector<std::string>& g) {
   REQUIRE(p.size() == g.size());
@@ -100,7 +95,7 @@ TEST_CASE("bag-of-words logistic regression checks its input", "[train][baseline
 }
 
 TEST_CASE("bag-of-words logistic regression beats chance on the pack", "[train][baselines][pack]") {
-  if (!have_pack()) return;
+  TS_SKIP_WITHOUT_PACK();
   struct Case {
     const char* file;
     bool header;

@@ -165,3 +165,52 @@ TEST_CASE("bad transformer input is a clear error", "[transformer][errors]") {
   CHECK_THROWS_WITH(ts::scaled_dot_product_attention(x, x, x, ts::ones({5, 5}, ts::kBool)), Contains("attn_mask"));
   CHECK_THROWS_WITH(nn::TransformerEncoderLayer(8, 2, 16, {.activation = "swish"}), Contains("swish"));
 }
+
+TEST_CASE("memory_is_causal masks the memory as a causal memory_mask does", "[transformer]") {
+  ts::manual_seed(41);
+  nn::TransformerDecoderLayer layer(4, 2, 8, {.dropout = 0.0});
+  layer.eval();
+  const Tensor tgt = ts::randn({2, 4, 4}), memory = ts::randn({2, 4, 4});
+  const Tensor causal =
+      ts::gt(ts::arange(4).unsqueeze(0), ts::arange(4).unsqueeze(1));  // true above the diagonal
+  const Tensor with_flag = layer.forward(tgt, memory, {.memory_is_causal = true});
+  const Tensor with_mask = layer.forward(tgt, memory, {.memory_mask = causal});
+  const Tensor unmasked = layer.forward(tgt, memory);
+  const auto a = with_flag.to_vector<float>(), b = with_mask.to_vector<float>(),
+             c = unmasked.to_vector<float>();
+  double flag_vs_mask = 0, flag_vs_none = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    flag_vs_mask = std::max(flag_vs_mask, double(std::abs(a[i] - b[i])));
+    flag_vs_none = std::max(flag_vs_none, double(std::abs(a[i] - c[i])));
+  }
+  CHECK(flag_vs_mask < 1e-5);
+  CHECK(flag_vs_none > 1e-3);  // the mask matters for these inputs
+}
+
+TEST_CASE("layer_norm_eps reaches every LayerNorm of the blocks and the computation",
+          "[transformer]") {
+  const double eps = 0.5;
+  auto eps_of_all_norms = [](nn::Module& m) {
+    std::vector<double> out;
+    m.apply([&](nn::Module& sub) {
+      if (auto* ln = dynamic_cast<nn::LayerNorm*>(&sub)) out.push_back(ln->eps());
+    });
+    return out;
+  };
+  nn::TransformerEncoder enc(4, 2, 8, 2, {.dropout = 0.0, .layer_norm_eps = eps}, true);
+  nn::TransformerDecoder dec(4, 2, 8, 2, {.dropout = 0.0, .layer_norm_eps = eps}, true);
+  CHECK(eps_of_all_norms(enc) == std::vector<double>(5, eps));  // 2 per layer + the final one
+  CHECK(eps_of_all_norms(dec) == std::vector<double>(7, eps));  // 3 per layer + the final one
+  // A large eps changes the output against the default, on the same weights.
+  ts::manual_seed(42);
+  nn::TransformerEncoderLayer big(4, 2, 8, {.dropout = 0.0, .layer_norm_eps = eps});
+  ts::manual_seed(42);
+  nn::TransformerEncoderLayer small(4, 2, 8, {.dropout = 0.0});
+  big.eval();
+  small.eval();
+  const Tensor x = ts::randn({1, 3, 4});
+  const auto a = big.forward(x).to_vector<float>(), b = small.forward(x).to_vector<float>();
+  double diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, double(std::abs(a[i] - b[i])));
+  CHECK(diff > 1e-2);
+}
