@@ -8,6 +8,7 @@
 #pragma once
 
 #include "taesan/autograd/autocast.h"
+#include "taesan/autograd/checkpoint.h"
 #include "taesan/autograd/engine.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/format.h"

@@ -38,6 +38,8 @@ void drain_graveyard() {
 
 }  // namespace
 
+uint64_t next_sequence_nr() { return g_next_sequence_nr.load(std::memory_order_relaxed); }
+
 Node::Node() : sequence_nr_(g_next_sequence_nr.fetch_add(1, std::memory_order_relaxed)) {}
 
 Node::~Node() {

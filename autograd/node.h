@@ -94,6 +94,10 @@ class AccumulateGrad final : public Node {
   std::vector<PostHook> post_hooks_;
 };
 
+/// The sequence number the next node created will get: every node created after this call has
+/// one at least as large (ts::checkpoint tells the nodes of its function from older ones).
+uint64_t next_sequence_nr();
+
 /// The node that gradients flowing into `t` go to: its grad_fn, or its leaf accumulator
 /// (created on first use), or null when `t` does not require grad.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);

@@ -85,7 +85,7 @@ const char* family_name(Family family) {
     case Family::kSoftmaxCE:
       return "softmax/CE";
     case Family::kLayerNorm:
-      return "layer norm";
+      return "layer/RMS norm";
     case Family::kGelu:
       return "GELU";
     case Family::kElementwise:
@@ -111,7 +111,7 @@ Family family_of(std::string_view n) {
   if (contains(n, "softmax") || contains(n, "cross_entropy") || contains(n, "nll") ||
       contains(n, "logsumexp"))
     return Family::kSoftmaxCE;
-  if (contains(n, "layer_norm")) return Family::kLayerNorm;
+  if (contains(n, "layer_norm") || contains(n, "rms_norm")) return Family::kLayerNorm;
   if (contains(n, "gelu")) return Family::kGelu;
   if (contains(n, "optim") || contains(n, "Adam") || contains(n, "SGD") ||
       contains(n, "clip_grad") || contains(n, "zero_grad"))

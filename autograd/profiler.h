@@ -20,7 +20,7 @@ enum class Family : uint8_t {
   kMatmul,       ///< mm, bmm, matmul, linear
   kAttention,    ///< scaled_dot_product_attention
   kSoftmaxCE,    ///< softmax, log_softmax, cross_entropy, nll_loss, logsumexp
-  kLayerNorm,    ///< layer_norm
+  kLayerNorm,    ///< layer_norm, rms_norm
   kGelu,         ///< gelu
   kElementwise,  ///< add, mul, ..., dropout, gradient sums and accumulation
   kOther,        ///< shape ops, embedding lookups, reductions, copies

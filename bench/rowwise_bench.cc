@@ -1,6 +1,7 @@
 // Benchmarks of the row kernels (ops/kernels/rowwise.h) in float32: the Highway kernels on one
 // thread and on every hardware thread beside the scalar references (one thread), for softmax,
-// log-softmax, softmax backward, layer norm forward/backward, fused cross entropy and sum_reduce.
+// log-softmax, softmax backward, layer norm and RMS norm forward/backward, fused cross entropy and
+// sum_reduce.
 // Counters: bytes/s of the tensors each call must read and write at least once. Single-thread
 // modes use CPU time, the all-threads mode wall time (see register_modes).
 // Run: bench/rowwise_bench --benchmark_counters_tabular=true
@@ -145,6 +146,43 @@ void BM_layer_norm_backward(benchmark::State& state) {
   set_bytes(state, 3.0 * sizeof(float) * static_cast<double>(x.size()));
 }
 
+void BM_rms_norm_forward(benchmark::State& state) {
+  setup(state);
+  const int64_t rows = state.range(1), cols = state.range(2);
+  const auto x = random_vector(static_cast<size_t>(rows * cols), 2.0, 0.5);
+  const auto w = random_vector(static_cast<size_t>(cols), 0.1, 1.0);
+  std::vector<float> y(x.size()), rstd(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    if (state.range(0) == kScalar)
+      k::reference::rms_norm_forward(x.data(), w.data(), y.data(), rstd.data(), rows, cols, 1e-6);
+    else
+      k::rms_norm_forward(x.data(), w.data(), y.data(), rstd.data(), rows, cols, 1e-6);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_bytes(state, 2.0 * sizeof(float) * static_cast<double>(x.size()));
+}
+
+void BM_rms_norm_backward(benchmark::State& state) {
+  setup(state);
+  const int64_t rows = state.range(1), cols = state.range(2);
+  const auto x = random_vector(static_cast<size_t>(rows * cols), 2.0, 0.5);
+  const auto g = random_vector(x.size());
+  const auto w = random_vector(static_cast<size_t>(cols), 0.1, 1.0);
+  std::vector<float> y(x.size()), rstd(static_cast<size_t>(rows));
+  k::rms_norm_forward(x.data(), w.data(), y.data(), rstd.data(), rows, cols, 1e-6);
+  std::vector<float> dx(x.size()), dw(static_cast<size_t>(cols));
+  for (auto _ : state) {
+    if (state.range(0) == kScalar)
+      k::reference::rms_norm_backward(x.data(), g.data(), w.data(), rstd.data(), dx.data(),
+                                      dw.data(), rows, cols);
+    else
+      k::rms_norm_backward(x.data(), g.data(), w.data(), rstd.data(), dx.data(), dw.data(), rows,
+                           cols);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  set_bytes(state, 3.0 * sizeof(float) * static_cast<double>(x.size()));
+}
+
 /// Forward (loss, lse) then backward (dx) of cross entropy, as one training step uses them.
 void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
   setup(state);
@@ -216,6 +254,8 @@ int main(int argc, char** argv) {
   register_modes("softmax_backward", BM_softmax_backward, rc, softmax);
   register_modes("layer_norm_forward", BM_layer_norm_forward, rc, layer_norm);
   register_modes("layer_norm_backward", BM_layer_norm_backward, rc, layer_norm);
+  register_modes("rms_norm_forward", BM_rms_norm_forward, rc, layer_norm);
+  register_modes("rms_norm_backward", BM_rms_norm_backward, rc, layer_norm);
   register_modes("cross_entropy_fwd_bwd", BM_cross_entropy_fwd_bwd, rc, {{2048, 8192}});
   // Full sums of 1 K .. 16 M elements, row sums, and a column sum (sum over dim 0).
   register_modes(

@@ -22,6 +22,10 @@ struct ModelConfig {
   int64_t type_vocab_size = 2;      ///< segment ids of the encoder model
   int64_t pad_token_id = 0;
   double layer_norm_eps = 1e-5;
+  /// Recompute each encoder/decoder layer's activations in backward instead of keeping them
+  /// (ts::checkpoint per layer, in training): less memory, one more forward per step, the same
+  /// gradients. A training setting, not part of the architecture (not saved with the weights).
+  bool gradient_checkpointing = false;
 
   /// "tiny" (d 128, 4 heads, 4 layers, context 128), "small" (d 384, 6 heads, 6 layers,
   /// context 256), "base" (d 768, 12 heads, 12 layers, context 512), for `vocab_size` tokens.

@@ -62,6 +62,7 @@ EncoderModel::EncoderModel(const ModelConfig& c) : config_(c) {
       nn::TransformerEncoderLayerOptions{.dropout = c.dropout, .activation = c.activation,
                                          .norm_first = false, .layer_norm_eps = c.layer_norm_eps}));
   pooler = register_module("pooler", std::make_shared<nn::Linear>(c.d_model, c.d_model));
+  encoder->gradient_checkpointing = c.gradient_checkpointing;
   init_weights(*this);
 }
 
@@ -96,6 +97,7 @@ DecoderModel::DecoderModel(const ModelConfig& c) : config_(c) {
       nn::TransformerEncoderLayerOptions{.dropout = c.dropout, .activation = c.activation,
                                          .norm_first = true, .layer_norm_eps = c.layer_norm_eps},
       /*final_norm=*/true));
+  blocks->gradient_checkpointing = c.gradient_checkpointing;
   init_weights(*this);
 }
 
@@ -128,6 +130,8 @@ EncoderDecoderModel::EncoderDecoderModel(const ModelConfig& c) : config_(c) {
   drop = register_module("drop", std::make_shared<nn::Dropout>(c.dropout));
   encoder = register_module("encoder", std::make_shared<nn::TransformerEncoder>(c.d_model, c.num_heads, c.d_ff, c.num_layers, lo, true));
   decoder = register_module("decoder", std::make_shared<nn::TransformerDecoder>(c.d_model, c.num_heads, c.d_ff, dec_layers, lo, true));
+  encoder->gradient_checkpointing = c.gradient_checkpointing;
+  decoder->gradient_checkpointing = c.gradient_checkpointing;
   init_weights(*this);
 }
 

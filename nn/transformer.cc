@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "taesan/autograd/checkpoint.h"
 #include "taesan/autograd/factory.h"
 #include "taesan/autograd/grad_mode.h"
 #include "taesan/nn/init.h"
@@ -148,8 +149,20 @@ Tensor TransformerEncoder::forward(const Tensor& src, const EncoderMasks& masks,
     TS_CHECK(caches->size() == layer_list.size(), "TransformerEncoder: {} caches for {} layers",
              caches->size(), layer_list.size());
   Tensor x = src;
-  for (size_t i = 0; i < layer_list.size(); ++i)
-    x = layer_list[i]->forward(x, masks, caches ? &(*caches)[i] : nullptr);
+  const bool ckpt =
+      gradient_checkpointing && caches == nullptr && is_training() && GradMode::is_enabled();
+  for (size_t i = 0; i < layer_list.size(); ++i) {
+    if (!ckpt) {
+      x = layer_list[i]->forward(x, masks, caches ? &(*caches)[i] : nullptr);
+      continue;
+    }
+    // The masks are inputs too: the layer may be rerun after this call has returned.
+    auto layer = [layer = layer_list[i], is_causal = masks.is_causal](const TensorList& in) {
+      return layer->forward(in[0],
+                            {.mask = in[1], .src_key_padding_mask = in[2], .is_causal = is_causal});
+    };
+    x = checkpoint(layer, {x, masks.mask, masks.src_key_padding_mask});
+  }
   return norm ? norm->forward(x) : x;
 }
 
@@ -169,8 +182,26 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
     TS_CHECK(caches->size() == layer_list.size(), "TransformerDecoder: {} caches for {} layers",
              caches->size(), layer_list.size());
   Tensor x = tgt;
-  for (size_t i = 0; i < layer_list.size(); ++i)
-    x = layer_list[i]->forward(x, memory, masks, caches ? &(*caches)[i] : nullptr);
+  const bool ckpt =
+      gradient_checkpointing && caches == nullptr && is_training() && GradMode::is_enabled();
+  for (size_t i = 0; i < layer_list.size(); ++i) {
+    if (!ckpt) {
+      x = layer_list[i]->forward(x, memory, masks, caches ? &(*caches)[i] : nullptr);
+      continue;
+    }
+    auto layer = [layer = layer_list[i], tgt_is_causal = masks.tgt_is_causal,
+                  memory_is_causal = masks.memory_is_causal](const TensorList& in) {
+      return layer->forward(in[0], in[1],
+                            {.tgt_mask = in[2],
+                             .memory_mask = in[3],
+                             .tgt_key_padding_mask = in[4],
+                             .memory_key_padding_mask = in[5],
+                             .tgt_is_causal = tgt_is_causal,
+                             .memory_is_causal = memory_is_causal});
+    };
+    x = checkpoint(layer, {x, memory, masks.tgt_mask, masks.memory_mask, masks.tgt_key_padding_mask,
+                           masks.memory_key_padding_mask});
+  }
   return norm ? norm->forward(x) : x;
 }
 

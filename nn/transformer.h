@@ -103,6 +103,10 @@ class TransformerEncoder : public Module {
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;  ///< null without final_norm
   std::vector<std::shared_ptr<TransformerEncoderLayer>> layer_list;
+  /// Runs every layer through ts::checkpoint when training with grad mode on and no cache (as
+  /// Hugging Face's gradient_checkpointing_enable()): the layers' activations are recomputed in
+  /// backward instead of kept, gradients unchanged bit for bit.
+  bool gradient_checkpointing = false;
 };
 
 /// A stack of decoder layers and an optional final norm.
@@ -118,6 +122,8 @@ class TransformerDecoder : public Module {
   std::shared_ptr<ModuleList> layers;
   std::shared_ptr<LayerNorm> norm;
   std::vector<std::shared_ptr<TransformerDecoderLayer>> layer_list;
+  /// As TransformerEncoder::gradient_checkpointing.
+  bool gradient_checkpointing = false;
 };
 
 /// Options of Transformer (torch defaults).

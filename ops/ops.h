@@ -8,4 +8,5 @@
 #include "taesan/ops/loss.h"
 #include "taesan/ops/nn_ops.h"
 #include "taesan/ops/reduction.h"
+#include "taesan/ops/rms_norm.h"
 #include "taesan/ops/shape_ops.h"

@@ -1,13 +1,14 @@
 // Dispatch of the row kernels (rowwise.h): the per-target bodies of softmax-inl.h,
-// layer_norm-inl.h and reduce-inl.h compiled for every target through foreach_target.h, one
-// exported wrapper per function and dtype, one HWY_DYNAMIC_DISPATCH per array call. Argument
-// checks (sizes, cross-entropy targets) happen here, before any computation.
+// layer_norm-inl.h, rms_norm-inl.h and reduce-inl.h compiled for every target through
+// foreach_target.h, one exported wrapper per function and dtype, one HWY_DYNAMIC_DISPATCH per array
+// call. Argument checks (sizes, cross-entropy targets) happen here, before any computation.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "taesan/ops/kernels/rowwise.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "taesan/ops/kernels/layer_norm-inl.h"
 #include "taesan/ops/kernels/reduce-inl.h"
+#include "taesan/ops/kernels/rms_norm-inl.h"
 #include "taesan/ops/kernels/softmax-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -65,6 +66,22 @@ void LayerNormBackwardRowsF64(const double* x, const double* g, const double* w,
                               int64_t cols) {
   LayerNormBackwardRows(x, g, w, mean, rstd, dx, dw, db, rows, cols);
 }
+void RmsNormForwardRowsF32(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+                           int64_t cols, double eps) {
+  RmsNormForwardRows(x, w, y, rstd, rows, cols, eps);
+}
+void RmsNormForwardRowsF64(const double* x, const double* w, double* y, double* rstd, int64_t rows,
+                           int64_t cols, double eps) {
+  RmsNormForwardRows(x, w, y, rstd, rows, cols, eps);
+}
+void RmsNormBackwardRowsF32(const float* x, const float* g, const float* w, const float* rstd,
+                            float* dx, float* dw, int64_t rows, int64_t cols) {
+  RmsNormBackwardRows(x, g, w, rstd, dx, dw, rows, cols);
+}
+void RmsNormBackwardRowsF64(const double* x, const double* g, const double* w, const double* rstd,
+                            double* dx, double* dw, int64_t rows, int64_t cols) {
+  RmsNormBackwardRows(x, g, w, rstd, dx, dw, rows, cols);
+}
 void CrossEntropyForwardRowsF32(const float* x, const int64_t* targets, float* loss, float* lse,
                                 int64_t rows, int64_t cols, int64_t ignore_index, double ls) {
   CrossEntropyForwardRows(x, targets, loss, lse, rows, cols, ignore_index, ls);
@@ -121,6 +138,10 @@ HWY_EXPORT(LayerNormForwardRowsF32);
 HWY_EXPORT(LayerNormForwardRowsF64);
 HWY_EXPORT(LayerNormBackwardRowsF32);
 HWY_EXPORT(LayerNormBackwardRowsF64);
+HWY_EXPORT(RmsNormForwardRowsF32);
+HWY_EXPORT(RmsNormForwardRowsF64);
+HWY_EXPORT(RmsNormBackwardRowsF32);
+HWY_EXPORT(RmsNormBackwardRowsF64);
 HWY_EXPORT(CrossEntropyForwardRowsF32);
 HWY_EXPORT(CrossEntropyForwardRowsF64);
 HWY_EXPORT(CrossEntropyBackwardRowsF32);
@@ -223,6 +244,27 @@ void layer_norm_backward(const double* x, const double* g, const double* w, cons
                          int64_t cols) {
   check_sizes("layer_norm_backward", rows, cols);
   HWY_DYNAMIC_DISPATCH(LayerNormBackwardRowsF64)(x, g, w, mean, rstd, dx, dw, db, rows, cols);
+}
+
+void rms_norm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+                      int64_t cols, double eps) {
+  check_sizes("rms_norm_forward", rows, cols);
+  HWY_DYNAMIC_DISPATCH(RmsNormForwardRowsF32)(x, w, y, rstd, rows, cols, eps);
+}
+void rms_norm_forward(const double* x, const double* w, double* y, double* rstd, int64_t rows,
+                      int64_t cols, double eps) {
+  check_sizes("rms_norm_forward", rows, cols);
+  HWY_DYNAMIC_DISPATCH(RmsNormForwardRowsF64)(x, w, y, rstd, rows, cols, eps);
+}
+void rms_norm_backward(const float* x, const float* g, const float* w, const float* rstd, float* dx,
+                       float* dw, int64_t rows, int64_t cols) {
+  check_sizes("rms_norm_backward", rows, cols);
+  HWY_DYNAMIC_DISPATCH(RmsNormBackwardRowsF32)(x, g, w, rstd, dx, dw, rows, cols);
+}
+void rms_norm_backward(const double* x, const double* g, const double* w, const double* rstd,
+                       double* dx, double* dw, int64_t rows, int64_t cols) {
+  check_sizes("rms_norm_backward", rows, cols);
+  HWY_DYNAMIC_DISPATCH(RmsNormBackwardRowsF64)(x, g, w, rstd, dx, dw, rows, cols);
 }
 
 void cross_entropy_forward(const float* x, const int64_t* targets, float* loss, float* lse,

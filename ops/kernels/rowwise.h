@@ -1,9 +1,9 @@
 // Row kernels on raw contiguous buffers (no Tensor here): a matrix of `rows` x `cols` (row stride
 // `cols`) reduced or normalised along its rows. Softmax, log-softmax and their backward,
-// log-sum-exp, layer norm forward/backward, and the fused log-softmax + NLL of cross entropy.
-// Highway SIMD with scalar references; rows are split across threads, and every cross-row sum
-// (layer-norm dweight/dbias) uses fixed blocks summed in a fixed order: bit-identical for any
-// thread count.
+// log-sum-exp, layer norm and RMS norm forward/backward, and the fused log-softmax + NLL of cross
+// entropy. Highway SIMD with scalar references; rows are split across threads, and every cross-row
+// sum (layer-norm / RMS-norm dweight, dbias) uses fixed blocks summed in a fixed order:
+// bit-identical for any thread count.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,20 @@ void layer_norm_backward(const float* x, const float* g, const float* w, const f
 void layer_norm_backward(const double* x, const double* g, const double* w, const double* mean,
                          const double* rstd, double* dx, double* dw, double* db, int64_t rows,
                          int64_t cols);
+
+/// RMS norm over each row: y = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps). w may be null (no
+/// weight). rstd (length rows) is written for backward.
+void rms_norm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+                      int64_t cols, double eps);
+void rms_norm_forward(const double* x, const double* w, double* y, double* rstd, int64_t rows,
+                      int64_t cols, double eps);
+/// xhat = x * rstd; gh = g * w;  dx = rstd * (gh - xhat * mean(gh * xhat));
+/// dw = sum_rows(g * xhat). dx and dw may each be null when not needed; w null means w = 1. dw is
+/// overwritten.
+void rms_norm_backward(const float* x, const float* g, const float* w, const float* rstd, float* dx,
+                       float* dw, int64_t rows, int64_t cols);
+void rms_norm_backward(const double* x, const double* g, const double* w, const double* rstd,
+                       double* dx, double* dw, int64_t rows, int64_t cols);
 
 /// Fused log-softmax + negative log-likelihood with label smoothing ls over `cols` classes.
 /// For each row r with target t = targets[r] (rows with t == ignore_index get loss 0 and weight 0):
@@ -87,6 +101,14 @@ void layer_norm_backward(const float* x, const float* g, const float* w, const f
 void layer_norm_backward(const double* x, const double* g, const double* w, const double* mean,
                          const double* rstd, double* dx, double* dw, double* db, int64_t rows,
                          int64_t cols);
+void rms_norm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+                      int64_t cols, double eps);
+void rms_norm_forward(const double* x, const double* w, double* y, double* rstd, int64_t rows,
+                      int64_t cols, double eps);
+void rms_norm_backward(const float* x, const float* g, const float* w, const float* rstd, float* dx,
+                       float* dw, int64_t rows, int64_t cols);
+void rms_norm_backward(const double* x, const double* g, const double* w, const double* rstd,
+                       double* dx, double* dw, int64_t rows, int64_t cols);
 void sum_reduce(const float* x, float* out, int64_t outer, int64_t n, int64_t inner);
 void sum_reduce(const double* x, double* out, int64_t outer, int64_t n, int64_t inner);
 void cross_entropy_forward(const float* x, const int64_t* targets, float* loss, float* lse,

@@ -138,6 +138,48 @@ void layer_norm_bwd(const T* x, const T* g, const T* w, const T* mean, const T* 
   }
 }
 
+template <typename T>
+void rms_norm_fwd(const T* x, const T* w, T* y, T* rstd, int64_t rows, int64_t cols, double eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    Acc sum_sq = 0;
+    for (int64_t c = 0; c < cols; ++c) sum_sq += static_cast<Acc>(xr[c]) * static_cast<Acc>(xr[c]);
+    const double ms = cols > 0 ? static_cast<double>(sum_sq / static_cast<Acc>(cols)) : 0.0;
+    const double rs = 1.0 / std::sqrt(ms + eps);
+    for (int64_t c = 0; c < cols; ++c) {
+      double v = static_cast<double>(xr[c]) * rs;
+      if (w != nullptr) v *= static_cast<double>(w[c]);
+      y[r * cols + c] = static_cast<T>(v);
+    }
+    rstd[r] = static_cast<T>(rs);
+  }
+}
+
+template <typename T>
+void rms_norm_bwd(const T* x, const T* g, const T* w, const T* rstd, T* dx, T* dw, int64_t rows,
+                  int64_t cols) {
+  std::vector<Acc> sw(static_cast<size_t>(cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T *xr = x + r * cols, *gr = g + r * cols;
+    const double rs = static_cast<double>(rstd[r]);
+    auto xhat = [&](int64_t c) { return static_cast<double>(xr[c]) * rs; };
+    auto gh = [&](int64_t c) {
+      return static_cast<double>(gr[c]) * (w != nullptr ? static_cast<double>(w[c]) : 1.0);
+    };
+    Acc sum_ghx = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      sum_ghx += gh(c) * xhat(c);
+      sw[static_cast<size_t>(c)] += static_cast<double>(gr[c]) * xhat(c);
+    }
+    if (dx == nullptr) continue;
+    const double m = static_cast<double>(sum_ghx) / static_cast<double>(cols);
+    for (int64_t c = 0; c < cols; ++c)
+      dx[r * cols + c] = static_cast<T>(rs * (gh(c) - xhat(c) * m));
+  }
+  if (dw != nullptr)
+    for (int64_t c = 0; c < cols; ++c) dw[c] = static_cast<T>(sw[static_cast<size_t>(c)]);
+}
+
 void check_target(const char* fn, int64_t r, int64_t t, int64_t cols, int64_t ignore_index) {
   TS_CHECK(t == ignore_index || (t >= 0 && t < cols),
            "{}: target {} of row {} is out of range: expected a class in [0, {}) or "
@@ -267,6 +309,22 @@ void layer_norm_backward(const double* x, const double* g, const double* w, cons
                          const double* rstd, double* dx, double* dw, double* db, int64_t rows,
                          int64_t cols) {
   layer_norm_bwd(x, g, w, mean, rstd, dx, dw, db, rows, cols);
+}
+void rms_norm_forward(const float* x, const float* w, float* y, float* rstd, int64_t rows,
+                      int64_t cols, double eps) {
+  rms_norm_fwd(x, w, y, rstd, rows, cols, eps);
+}
+void rms_norm_forward(const double* x, const double* w, double* y, double* rstd, int64_t rows,
+                      int64_t cols, double eps) {
+  rms_norm_fwd(x, w, y, rstd, rows, cols, eps);
+}
+void rms_norm_backward(const float* x, const float* g, const float* w, const float* rstd, float* dx,
+                       float* dw, int64_t rows, int64_t cols) {
+  rms_norm_bwd(x, g, w, rstd, dx, dw, rows, cols);
+}
+void rms_norm_backward(const double* x, const double* g, const double* w, const double* rstd,
+                       double* dx, double* dw, int64_t rows, int64_t cols) {
+  rms_norm_bwd(x, g, w, rstd, dx, dw, rows, cols);
 }
 void cross_entropy_forward(const float* x, const int64_t* targets, float* loss, float* lse,
                            int64_t rows, int64_t cols, int64_t ignore_index, double ls) {

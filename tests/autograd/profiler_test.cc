@@ -120,6 +120,7 @@ TEST_CASE("profiler: op names map to families", "[autograd][profiler]") {
   CHECK(prof::family_of("cross_entropy") == F::kSoftmaxCE);
   CHECK(prof::family_of("log_softmax") == F::kSoftmaxCE);
   CHECK(prof::family_of("layer_norm") == F::kLayerNorm);
+  CHECK(prof::family_of("rms_norm") == F::kLayerNorm);
   CHECK(prof::family_of("gelu") == F::kGelu);
   CHECK(prof::family_of("add") == F::kElementwise);
   CHECK(prof::family_of("AccumulateGrad") == F::kElementwise);

@@ -76,6 +76,9 @@ TEST_CASE("layers match PyTorch forward and backward", "[nn][layers][parity]") {
   nn::LayerNorm ln(6), ln2(ts::Shape{3, 4});
   check_against_torch("layer_norm", ln, [&](const ts::Tensor& x) { return ln.forward(x); });
   check_against_torch("layer_norm_2d", ln2, [&](const ts::Tensor& x) { return ln2.forward(x); });
+  nn::RMSNorm rms(6, 1e-6), rms2(ts::Shape{3, 4}, 1e-5);
+  check_against_torch("rms_norm", rms, [&](const ts::Tensor& x) { return rms.forward(x); });
+  check_against_torch("rms_norm_2d", rms2, [&](const ts::Tensor& x) { return rms2.forward(x); });
   nn::GELU gelu, gelu_tanh("tanh");
   nn::ReLU relu;
   nn::Tanh tanh;
@@ -117,6 +120,18 @@ TEST_CASE("gradcheck of every layer", "[nn][layers][gradcheck]") {
                   [&](const ts::Tensor& x) { return ln.forward(x); });
   check_gradients("LayerNorm 2-d", ln2, randn64({2, 2, 3}),
                   [&](const ts::Tensor& x) { return ln2.forward(x); });
+  nn::LayerNorm ln_nobias(5, 1e-5, true, false);
+  check_gradients("LayerNorm without bias", ln_nobias, randn64({4, 5}),
+                  [&](const ts::Tensor& x) { return ln_nobias.forward(x); });
+  nn::RMSNorm rms(5), rms2(ts::Shape{2, 3}, 1e-5), rms_plain(5, 1e-6, false);
+  rms.to(ts::kFloat64);
+  ts::nn::init::uniform_(rms.weight, 0.5, 1.5);  // not all ones: the weight's gradient matters
+  check_gradients("RMSNorm", rms, randn64({4, 5}),
+                  [&](const ts::Tensor& x) { return rms.forward(x); });
+  check_gradients("RMSNorm 2-d", rms2, randn64({2, 2, 3}),
+                  [&](const ts::Tensor& x) { return rms2.forward(x); });
+  check_gradients("RMSNorm without weight", rms_plain, randn64({3, 5}),
+                  [&](const ts::Tensor& x) { return rms_plain.forward(x); });
   nn::GELU gelu, gelu_tanh("tanh");
   nn::ReLU relu;
   nn::Tanh tanh;
@@ -217,6 +232,14 @@ TEST_CASE("layers reject wrong inputs with clear errors", "[nn][layers]") {
   CHECK(nn::Embedding(5, 2, -1).padding_idx() == 4);
   nn::LayerNorm ln(4);
   CHECK_THROWS_WITH(ln.forward(ts::ones({4, 3})), Catch::Contains("ending in [4]"));
+  nn::RMSNorm rms(4);
+  CHECK_THROWS_WITH(rms.forward(ts::ones({4, 3})),
+                    Catch::Contains("RMSNorm[4]") && Catch::Contains("ending in [4]"));
+  CHECK_THROWS_WITH(nn::RMSNorm(4, -1.0), Catch::Contains("RMSNorm") && Catch::Contains("-1"));
+  CHECK_THROWS_WITH(nn::RMSNorm(0), Catch::Contains("RMSNorm") && Catch::Contains("[0]"));
+  CHECK(rms.named_parameters().size() == 1);
+  CHECK(rms.named_parameters()[0].first == "weight");
+  CHECK(nn::RMSNorm(4, std::nullopt, false).parameters().empty());
   CHECK_THROWS_WITH(nn::GELU("fast"), Catch::Contains("fast"));
   CHECK_THROWS_AS(nn::Linear(-1, 2), ts::Error);
   // Position tables: sizes and offsets whose arithmetic would overflow are refused (a table of

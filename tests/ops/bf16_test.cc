@@ -501,6 +501,7 @@ TEST_CASE("ops that compute refuse bfloat16 with a clear message", "[ops][bf16]"
       {"softmax", [&] { return ts::softmax(x, -1); }},
       {"log_softmax", [&] { return ts::log_softmax(x, -1); }},
       {"layer_norm", [&] { return ts::layer_norm(x, {3}); }},
+      {"rms_norm", [&] { return ts::rms_norm(x, {3}); }},
       {"dropout", [&] { return ts::dropout(x, 0.5, true); }},
       {"cross_entropy", [&] { return ts::cross_entropy(x, idx); }},
       {"nll_loss", [&] { return ts::nll_loss(x, idx); }},
@@ -520,8 +521,8 @@ TEST_CASE("ops that compute refuse bfloat16 with a clear message", "[ops][bf16]"
     CHECK_THAT(msg, Contains("does not take bfloat16") && Contains(".to(ts::kFloat32)"));
   }
   // The ops that know their name say it.
-  for (const std::string name : {"add", "exp", "softmax", "layer_norm", "matmul", "linear",
-                                 "scaled_dot_product_attention", "feed_forward"}) {
+  for (const std::string name : {"add", "exp", "softmax", "layer_norm", "rms_norm", "matmul",
+                                 "linear", "scaled_dot_product_attention", "feed_forward"}) {
     for (const auto& [n, f] : refused)
       if (n == name) CHECK_THAT(error_of(f), Contains(name + ": this op does not take bfloat16"));
   }

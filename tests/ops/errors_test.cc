@@ -14,6 +14,8 @@ TEST_CASE("shape mismatches name the op and the shapes", "[errors]") {
   CHECK_THROWS_WITH(a.reshape({4, 2}), Contains("reshape") && Contains("[4, 2]"));
   CHECK_THROWS_WITH(a.expand({3, 3}), Contains("expand"));
   CHECK_THROWS_WITH(ts::layer_norm(a, {2}), Contains("layer_norm") && Contains("[2]"));
+  CHECK_THROWS_WITH(ts::rms_norm(a, {2}), Contains("rms_norm") && Contains("[2]"));
+  CHECK_THROWS_WITH(ts::rms_norm(a, {3}, ts::ones({2})), Contains("rms_norm") && Contains("[2]"));
   CHECK_THROWS_WITH(ts::linear(a, ts::ones({4, 2})), Contains("linear"));
   CHECK_THROWS_WITH(ts::cross_entropy(a, ts::zeros({3}, ts::kInt64)), Contains("cross_entropy") && Contains("[3]"));
   CHECK_THROWS_WITH(ts::mse_loss(a, b), Contains("[2, 3]"));
@@ -26,6 +28,9 @@ TEST_CASE("wrong dtypes are refused with the dtype named", "[errors]") {
   CHECK_THROWS_WITH(ts::matmul(f, f.to(ts::kFloat64)), Contains("matmul") && Contains("float64"));
   CHECK_THROWS_WITH(i.exp(), Contains("exp") && Contains("int64"));
   CHECK_THROWS_WITH(ts::softmax(i, 0), Contains("softmax"));
+  CHECK_THROWS_WITH(ts::rms_norm(i, {2}), Contains("rms_norm") && Contains("int64"));
+  CHECK_THROWS_WITH(ts::rms_norm(f, {2}, ts::ones({2}, ts::kFloat64)),
+                    Contains("rms_norm") && Contains("float64"));
   CHECK_THROWS_WITH(f.index_select(0, ts::ones({1})), Contains("int64"));
   CHECK_THROWS_WITH(f.masked_fill(ts::ones({2}), 0.0), Contains("bool"));
   CHECK_THROWS_WITH(ts::embedding(f, f), Contains("embedding") && Contains("int64"));
@@ -46,6 +51,8 @@ TEST_CASE("out-of-range dims and indices name the value and the range", "[errors
   CHECK_THROWS_WITH(ts::nll_loss(x, ts::from_vector<int64_t>({0, 7})), Contains("nll_loss") && Contains("7"));
   CHECK_THROWS_WITH(x.slice(0, 0, 1, 0), Contains("step"));
   CHECK_THROWS_WITH(ts::dropout(x, 1.5), Contains("dropout") && Contains("1.5"));
+  CHECK_THROWS_WITH(ts::rms_norm(x, {3}, ts::Tensor(), -0.5),
+                    Contains("rms_norm") && Contains("-0.5"));
   CHECK_THROWS_WITH(ts::gelu(x, "fast"), Contains("gelu") && Contains("fast"));
   CHECK_THROWS_WITH(x.clamp(1.0, 0.0), Contains("clamp"));
 }

@@ -141,13 +141,40 @@ TEST_CASE("results are bit-identical for 1 and 2 threads", "[forward][threads]")
   auto run = [&] {
     ts::Tensor h = ts::gelu(ts::matmul(x, w));
     return std::make_tuple(vals(h.softmax(-1)), vals(h.sum(0)), x.sum().item<double>(),
-                           vals(ts::layer_norm(h, {64})));
+                           vals(ts::layer_norm(h, {64})), vals(ts::rms_norm(h, {64})));
   };
   ts::set_num_threads(1);
   auto one = run();
   ts::set_num_threads(2);
   auto two = run();
   CHECK(one == two);
+}
+
+TEST_CASE("rms_norm by hand: values, weight, eps and its default", "[forward]") {
+  // Row [3, 4]: mean square 12.5; row [0, 0]: y = 0 (eps keeps it finite).
+  ts::Tensor x = ts::from_vector<double>({3, 4, 0, 0}, {2, 2});
+  const double r = 1.0 / std::sqrt(12.5);
+  std::vector<double> y = vals(ts::rms_norm(x, {2}, ts::Tensor(), 0.0).slice(0, 0, 1));
+  CHECK(y[0] == Approx(3 * r).epsilon(1e-15));
+  CHECK(y[1] == Approx(4 * r).epsilon(1e-15));
+  y = vals(ts::rms_norm(x, {2}, ts::from_vector<double>({2, -1}), 0.5));
+  const double re = 1.0 / std::sqrt(13.0);
+  CHECK(y[0] == Approx(6 * re).epsilon(1e-15));
+  CHECK(y[1] == Approx(-4 * re).epsilon(1e-15));
+  CHECK((y[2] == 0.0 && y[3] == 0.0));
+  // Default eps: the machine epsilon of the dtype, as torch.nn.functional.rms_norm.
+  for (ts::DType dt : {ts::kFloat32, ts::kFloat64}) {
+    const double eps = dt == ts::kFloat32 ? std::numeric_limits<float>::epsilon()
+                                          : std::numeric_limits<double>::epsilon();
+    ts::Tensor small = ts::from_vector<double>({1e-4, -2e-4}, {1, 2}).to(dt);
+    CHECK(vals(ts::rms_norm(small, {2})) == vals(ts::rms_norm(small, {2}, ts::Tensor(), eps)));
+    CHECK(vals(ts::rms_norm(small, {2})) != vals(ts::rms_norm(small, {2}, ts::Tensor(), 0.0)));
+  }
+  // Over two trailing dims: the same as over their flattening.
+  ts::Tensor z = ts::randn({3, 2, 5}, ts::kFloat64);
+  ts::Tensor w = ts::randn({2, 5}, ts::kFloat64);
+  CHECK(vals(ts::rms_norm(z, {2, 5}, w, 1e-6)) ==
+        vals(ts::rms_norm(z.reshape({3, 10}), {10}, w.reshape({10}), 1e-6)));
 }
 
 TEST_CASE("embedding passes no gradient to the padding row", "[forward]") {

@@ -279,6 +279,14 @@ void neural_cases(Table& t) {
   });
   t.add("layer_norm", "weight_only", {strided(2, 3), rnd({3})},
         [](L x) { return layer_norm(x[0], {3}, x[1], Tensor()); });
+  t.add("rms_norm", "weight", {rnd({2, 3}), rnd({3})},
+        [](L x) { return rms_norm(x[0], {3}, x[1], 1e-5); });
+  // One weight for every row of a (2, 2, 3) input: its gradient sums over both leading dims.
+  t.add("rms_norm", "broadcast_weight", {rnd({2, 2, 3}), rnd({3})},
+        [](L x) { return rms_norm(x[0], {3}, x[1]); });
+  t.add("rms_norm", "no_weight_2d", {rnd({2, 2, 2})}, [](L x) { return rms_norm(x[0], {2, 2}); });
+  t.add("rms_norm", "strided_input", {strided(2, 3), rnd({3})},
+        [](L x) { return rms_norm(x[0], {3}, x[1], 1e-6); });
   // The same mask on every call: the seed is set inside the function.
   t.add("dropout", "p03", {rnd({3, 4})}, [](L x) {
     manual_seed(7);
@@ -388,6 +396,8 @@ void long_row_cases(Table& t) {
   t.add("logsumexp", "long_rows", {rnd({2, 37})}, [](L x) { return logsumexp(x[0], -1); });
   t.add("layer_norm", "long_rows", {rnd({2, 37}), rnd({37}), rnd({37})},
         [](L x) { return layer_norm(x[0], {37}, x[1], x[2]); });
+  t.add("rms_norm", "long_rows", {rnd({2, 37}), rnd({37})},
+        [](L x) { return rms_norm(x[0], {37}, x[1], 1e-6); });
   t.add("cross_entropy", "long_rows", {rnd({2, 37}), idx({36, 5})},
         [](L x) { return cross_entropy(x[0], x[1], {.label_smoothing = 0.1}); });
   t.add("linear", "long_rows", {rnd({2, 37}), rnd({3, 37}), rnd({3})},

@@ -90,7 +90,7 @@ int check_layout(Layout layout, bool second_order) {
 
 }  // namespace
 
-static_assert(ts::ops::kNumOps == 63,
+static_assert(ts::ops::kNumOps == 64,
               "an op was added to ops/op_list.h: add its cases to tests/ops/gradcheck_table.cc");
 
 TEST_CASE("the OpInfo table covers every op in every layout, broadcast and twice", "[gradcheck]") {

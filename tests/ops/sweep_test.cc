@@ -112,6 +112,7 @@ TEST_CASE("every op answers awkward inputs with a result or a ts::Error", "[ops]
       {"split", [](const Tensor& x) { return ts::split(x, 2, 0).at(0); }},
       {"to", [](const Tensor& x) { return x.to(ts::kInt64); }},
       {"layer_norm", [](const Tensor& x) { return ts::layer_norm(x, {x.dim() ? x.size(-1) : 1}); }},
+      {"rms_norm", [](const Tensor& x) { return ts::rms_norm(x, {x.dim() ? x.size(-1) : 1}); }},
       {"dropout", [](const Tensor& x) { return ts::dropout(x, 1.0); }},
       {"mse", [](const Tensor& x) { return ts::mse_loss(x, x.detach()); }},
   };
@@ -152,6 +153,10 @@ TEST_CASE("every op answers awkward inputs with a result or a ts::Error", "[ops]
       {"layer_norm affine",
        [](const Tensor& a, const Tensor& b) {
          return ts::layer_norm(a, {a.dim() ? a.size(-1) : 1}, b, b);
+       }},
+      {"rms_norm weight",
+       [](const Tensor& a, const Tensor& b) {
+         return ts::rms_norm(a, {a.dim() ? a.size(-1) : 1}, b, 1e-6);
        }},
   };
   for (const auto& [name, f] : binary)

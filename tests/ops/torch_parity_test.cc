@@ -294,6 +294,26 @@ const Table& nn_cases() {
        [](const Inputs& in) -> ts::TensorList {
          return {ts::layer_norm(in("x").t(), {5}, in("w"), in("b"))};
        }},
+      {"rms_norm_weight",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x"), {5}, in("w"), 1e-6)};
+       }},
+      {"rms_norm_2d_shape",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x"), {3, 4}, in("w"), 1e-5)};
+       }},
+      {"rms_norm_plain",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x"), {6}, ts::Tensor(), 1e-6)};
+       }},
+      {"rms_norm_large_eps",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x"), {4}, in("w"), 0.5)};
+       }},
+      {"rms_norm_transposed",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x").t(), {5}, in("w"), 1e-6)};
+       }},
       {"embedding",
        [](const Inputs& in) -> ts::TensorList { return {ts::embedding(in("w"), in("idx"))}; }},
       {"embedding_padding",
@@ -305,6 +325,10 @@ const Table& nn_cases() {
       {"layer_norm_wide",
        [](const Inputs& in) -> ts::TensorList {
          return {ts::layer_norm(in("x"), {21}, in("w"), in("b"))};
+       }},
+      {"rms_norm_wide",
+       [](const Inputs& in) -> ts::TensorList {
+         return {ts::rms_norm(in("x"), {21}, in("w"), 1e-5)};
        }},
   };
   return t;
@@ -439,7 +463,7 @@ TEST_CASE("torch parity: elementwise ops", "[ops][parity]") { run_table(elementw
 TEST_CASE("torch parity: reductions", "[ops][parity]") { run_table(reduction_cases()); }
 TEST_CASE("torch parity: shape and indexing ops", "[ops][parity]") { run_table(shape_cases()); }
 TEST_CASE("torch parity: matmul and linear", "[ops][parity]") { run_table(linalg_cases()); }
-TEST_CASE("torch parity: softmax, layer_norm, embedding", "[ops][parity]") {
+TEST_CASE("torch parity: softmax, layer_norm, rms_norm, embedding", "[ops][parity]") {
   run_table(nn_cases());
 }
 TEST_CASE("torch parity: losses", "[ops][parity]") { run_table(loss_cases()); }
