@@ -100,7 +100,7 @@ const std::map<std::string, bool> kRunFlags = {
     {"data", true},        {"out", true},       {"name", true},   {"steps", true},
     {"batch", true},       {"seq-len", true},   {"lr", true},     {"seed", true},
     {"threads", true},     {"tokenizer", true}, {"resume", true}, {"max-train", true},
-    {"time-budget", true}, {"patience", true},  {"quiet", false},  {"dropout", true}};
+    {"time-budget", true}, {"patience", true},  {"quiet", false}, {"dropout", true}};
 
 const char* kRunHelp =
     "  --data DIR         dataset pack (default ../shared/data)\n"

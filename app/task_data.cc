@@ -227,11 +227,9 @@ TaskData load_task_files(TaskType type, const TaskFiles& files, const data::BpeT
              files.train, n_train);
   } else {
     d.split.train = range({0, n_train});
-    d.split.validation =
-        range(append(d, load_one(type, files.validation, tok, fixed)));
+    d.split.validation = range(append(d, load_one(type, files.validation, tok, fixed)));
   }
-  if (!files.test.empty())
-    d.split.test = range(append(d, load_one(type, files.test, tok, fixed)));
+  if (!files.test.empty()) d.split.test = range(append(d, load_one(type, files.test, tok, fixed)));
   return d;
 }
 
@@ -405,7 +403,9 @@ std::vector<std::string> task_train_texts(const TaskData& d) {
   return out;
 }
 
-bool qa_should_mark_question_words(const ModelConfig& config) { return config.type_vocab_size >= 3; }
+bool qa_should_mark_question_words(const ModelConfig& config) {
+  return config.type_vocab_size >= 3;
+}
 
 std::vector<std::string> task_train_texts(const std::string& task, const data::BpeTokenizer& tok,
                                           const std::string& data_dir) {

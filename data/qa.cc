@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "taesan/core/error.h"
 #include "taesan/data/unicode.h"

@@ -6,8 +6,8 @@
 
 #include "taesan/autograd/factory.h"
 #include "taesan/core/error.h"
-#include "taesan/ops/linalg.h"
 #include "taesan/data/unicode.h"
+#include "taesan/ops/linalg.h"
 
 namespace taesan::models {
 
@@ -40,8 +40,7 @@ Tensor mean_over_word_pieces(const Tensor& logits, const Tensor& labels,
            logits.shape());
   const int64_t B = logits.size(0), T = logits.size(1);
   TS_CHECK(labels.dim() == 2 && labels.size(0) == B && labels.size(1) == T,
-           "mean_over_word_pieces: labels must be (B, T) = ({}, {}), got {}", B, T,
-           labels.shape());
+           "mean_over_word_pieces: labels must be (B, T) = ({}, {}), got {}", B, T, labels.shape());
   const bool masked = attention_mask.defined();
   TS_CHECK(!masked || attention_mask.shape() == labels.shape(),
            "mean_over_word_pieces: attention_mask must be (B, T) = ({}, {}), got {}", B, T,

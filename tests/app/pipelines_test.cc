@@ -276,8 +276,7 @@ TEST_CASE("QA predict: answers are valid UTF-8 at character offsets of the conte
                     Contains("type_vocab_size 2"));
 }
 
-TEST_CASE("dropout is a run setting: a body pretrained without it is fine-tuned with it",
-          "[app]") {
+TEST_CASE("dropout is a run setting: a body pretrained without it is fine-tuned with it", "[app]") {
   ts::test::ScratchDir scratch;
   const std::string dir = scratch.path().string();
   const std::string train = write(dir, "train.tsv", colour_tsv(60, 0));

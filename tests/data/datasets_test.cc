@@ -221,8 +221,7 @@ TEST_CASE("QA marks the context's words of the question as token type 2", "[data
       while (b > 0 && r.context[b - 1] != ' ') --b;
       while (e2 < r.context.size() && r.context[e2] != ' ' && r.context[e2] != '.') ++e2;
       const std::string word = r.context.substr(b, e2 - b);
-      const bool in_question =
-          word == "The" || word == "the" || word == "lazy" || word == "dog";
+      const bool in_question = word == "The" || word == "the" || word == "lazy" || word == "dog";
       CHECK(e.token_type_ids[t] == (mark && in_question ? 2 : 1));
     }
   }
